@@ -1,0 +1,37 @@
+# tcpaudit: the README names two set-up commands, `make demo` and `make test`.
+# Both work on a fresh Debian machine that has only Go: the one system
+# package we need, libpcap-dev (for gopacket/pcap via cgo), is installed here
+# when pcap.h is missing.
+
+GO      ?= go
+BIN     := bin/tcpaudit
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build deps demo test vet bench clean
+
+all: build
+
+deps:
+	@if [ ! -f /usr/include/pcap.h ] && [ ! -f /usr/include/pcap/pcap.h ]; then \
+		echo "pcap.h missing: installing libpcap-dev"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libpcap-dev; \
+	fi
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/tcpaudit
+
+demo: build
+	./$(BIN) testdata/demo.pcap
+
+vet: deps
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -count=1 ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./capture ./reassembly
+
+clean:
+	rm -rf bin
