@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/tcpaudit/tcpaudit/capture"
 )
 
 // State is the TCP state an endpoint is inferred to be in, with the names
@@ -267,6 +269,38 @@ type Flow struct {
 	History   string
 
 	Timeline []Transition
+
+	// Ladder is a bounded packet-by-packet summary of the flow, from which
+	// reports draw packet ladders (sequence diagrams). It is filled for every
+	// flow, with at most the first LadderHead and the last LadderTail
+	// packets, in capture order; LadderOmitted counts the packets in between
+	// that were left out. Memory per flow is therefore bounded whatever the
+	// flow's length.
+	Ladder        []LadderStep
+	LadderOmitted uint64
+}
+
+// Bounds of Flow.Ladder.
+const (
+	LadderHead = 16
+	LadderTail = 16
+)
+
+// LadderStep is one packet of Flow.Ladder.
+type LadderStep struct {
+	Time time.Time
+	// Index is the capture packet number (capture.Segment.Index), so a
+	// reader can find the packet in Wireshark or an evidence file.
+	Index uint64
+	// From is the side that sent the packet.
+	From  Side
+	Flags capture.Flags
+	// Seq and Ack are the raw sequence numbers from the wire; reports make
+	// them relative to each side's ISN when it is known.
+	Seq, Ack uint32
+	// Len is the TCP payload length; Window the raw, unscaled window.
+	Len    uint32
+	Window uint16
 }
 
 // Client returns the client end.
