@@ -7,7 +7,7 @@ GO      ?= go
 BIN     := bin/tcpaudit
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps demo test vet bench clean
+.PHONY: all build deps test-deps demo test vet bench clean
 
 all: build
 
@@ -27,8 +27,22 @@ demo: build
 vet: deps
 	$(GO) vet ./...
 
-test: deps vet
-	$(GO) test -count=1 ./...
+# What the tests need beyond the build: Debian's chromium for the HTML report's
+# browser test, and iproute2 + nftables for the network-namespace suite (which
+# runs only as root and skips otherwise).
+test-deps: deps
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v nft >/dev/null || missing="$$missing nftables"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing test dependencies:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+test: test-deps vet
+	$(GO) test -count=1 -timeout 30m ./...
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./capture ./reassembly
