@@ -1,0 +1,212 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"unicode/utf8"
+)
+
+// Magic numbers, as the first four bytes of a file read big-endian.
+const (
+	magicPcapMicro    = 0xa1b2c3d4 // pcap, microsecond timestamps
+	magicPcapNano     = 0xa1b23c4d // pcap, nanosecond timestamps
+	magicPcapModified = 0xa1b2cd34 // Kuznetzov's patched pcap: 8 extra bytes per record
+	magicPcapNG       = 0x0a0d0d0a // pcapng Section Header Block type
+)
+
+// maxCaplen bounds a packet's captured length. It is libpcap's
+// MAXIMUM_SNAPLEN: no capture tool writes more, and a larger value in a
+// record header means the file is damaged, not that we should allocate it.
+const maxCaplen = 262144
+
+// readBufSize is the bufio buffer in front of each file: large reads keep
+// syscalls (and gzip calls) rare without costing much per open file.
+const readBufSize = 256 << 10
+
+// input is one opened file: the raw file, an optional gzip layer, and a
+// buffered reader that counts the bytes consumed so that every error can
+// name its offset.
+type input struct {
+	name       string
+	compressed bool
+	raw        *countingReader // bytes read from the file itself, for Progress
+	size       int64           // file size, or 0 when unknown (a pipe)
+	br         *bufio.Reader
+	off        int64 // bytes consumed from br (decompressed stream)
+	closer     io.Closer
+}
+
+// countingReader counts bytes read from a file. The counter is atomic so a
+// progress display may read it from another goroutine.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// formatError wraps err with this input's name, at offset off.
+func (in *input) formatError(off int64, err error) *FormatError {
+	return &FormatError{File: in.name, Offset: off, Compressed: in.compressed, Err: err}
+}
+
+// readFull fills b, advancing the offset by what was read. It returns
+// io.EOF only when nothing at all was read, and io.ErrUnexpectedEOF when
+// the input ends inside b.
+func (in *input) readFull(b []byte) (int, error) {
+	n, err := io.ReadFull(in.br, b)
+	in.off += int64(n)
+	return n, err
+}
+
+// discard skips n bytes.
+func (in *input) discard(n int) (int, error) {
+	d, err := in.br.Discard(n)
+	in.off += int64(d)
+	if err == io.EOF && d < n {
+		err = io.ErrUnexpectedEOF
+	}
+	return d, err
+}
+
+// openInput opens path ("-" is standard input), sees through gzip by its
+// magic bytes (never by the file name), and returns a reader positioned at
+// the start of the capture.
+func openInput(path string) (*input, error) {
+	in := &input{name: path}
+	var f io.ReadCloser
+	if path == "-" {
+		f = io.NopCloser(os.Stdin)
+	} else {
+		file, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := file.Stat(); err == nil && st.Mode().IsRegular() {
+			in.size = st.Size()
+		}
+		f = file
+	}
+	in.closer = f
+	in.raw = &countingReader{r: f}
+	if err := in.start(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// newInput wraps an already open stream (tests, fuzzing).
+func newInput(name string, r io.Reader) (*input, error) {
+	in := &input{name: name, raw: &countingReader{r: r}, closer: io.NopCloser(nil)}
+	if err := in.start(); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// start sets up buffering and the gzip layer.
+func (in *input) start() error {
+	in.br = bufio.NewReaderSize(in.raw, readBufSize)
+	head, err := in.br.Peek(4)
+	if len(head) == 0 {
+		if err == nil || err == io.EOF {
+			err = ErrEmpty
+		}
+		return in.formatError(0, err)
+	}
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(in.br)
+		if err != nil {
+			return in.formatError(0, fmt.Errorf("gzip header: %w", err))
+		}
+		in.compressed = true
+		in.br = bufio.NewReaderSize(zr, readBufSize)
+		head, err = in.br.Peek(4)
+		if len(head) == 0 {
+			if err == nil || err == io.EOF {
+				err = ErrEmpty
+			}
+			return in.formatError(0, fmt.Errorf("gzip stream: %w", err))
+		}
+	}
+	return nil
+}
+
+// Name is the name the file was opened with, for errors and warnings.
+func (in *input) Name() string { return in.name }
+
+// lengthWarnings reports records whose lengths a reader tolerated.
+func (in *input) lengthWarnings(what string, overSnaplen, lenUnderCaplen uint64) []string {
+	var w []string
+	if overSnaplen > 0 {
+		w = append(w, fmt.Sprintf("%s: %d %s longer than the snaplen (read in full)", in.name, overSnaplen, what))
+	}
+	if lenUnderCaplen > 0 {
+		w = append(w, fmt.Sprintf("%s: %d %s with an original length below the captured length (used the captured length)", in.name, lenUnderCaplen, what))
+	}
+	return w
+}
+
+// Close closes the underlying file.
+func (in *input) Close() error { return in.closer.Close() }
+
+// progress returns the raw bytes consumed and the file size (0 if unknown).
+func (in *input) progress() (int64, int64) { return in.raw.n.Load(), in.size }
+
+// sniff classifies the first bytes of a stream that is not a capture, so
+// the error says what the file is instead of only what it is not.
+func sniff(head []byte) error {
+	known := []struct {
+		magic []byte
+		what  string
+	}{
+		{[]byte{0x28, 0xb5, 0x2f, 0xfd}, "zstd-compressed (decompress it first: zstd -d)"},
+		{[]byte{0xfd, '7', 'z', 'X', 'Z'}, "xz-compressed (decompress it first: xz -d)"},
+		{[]byte("BZh"), "bzip2-compressed (decompress it first: bunzip2)"},
+		{[]byte("PK\x03\x04"), "a zip archive (extract it first)"},
+		{[]byte("\x04\x22\x4d\x18"), "lz4-compressed (decompress it first: lz4 -d)"},
+		{[]byte("ETW"), "an ETL/other trace, not pcap"},
+	}
+	for _, k := range known {
+		if bytes.HasPrefix(head, k.magic) {
+			return fmt.Errorf("%w: the file is %s", ErrNotCapture, k.what)
+		}
+	}
+	if looksLikeText(head) {
+		return fmt.Errorf("%w: the file looks like text", ErrNotCapture)
+	}
+	return fmt.Errorf("%w: unknown magic number % x", ErrNotCapture, head[:min(len(head), 4)])
+}
+
+// looksLikeText reports whether b is printable UTF-8 (with tabs and line
+// ends), as a text file, a log or an HTML error page would be.
+func looksLikeText(b []byte) bool {
+	for i := 0; i < 3 && len(b) > 0 && !utf8.Valid(b); i++ {
+		b = b[:len(b)-1] // a multi-byte rune cut by the peek window
+	}
+	if len(b) == 0 || !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// errorIsTruncation reports whether a read error means the data ran out.
+func errorIsTruncation(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}

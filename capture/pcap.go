@@ -1,0 +1,126 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// pcapReader reads classic libpcap files (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-03.html).
+//
+// It is ours rather than pcapgo's so that every error can name the byte
+// offset of the damaged record and every length is checked against a bound
+// before anything is allocated; it reuses one buffer, so reading does not
+// allocate per packet.
+type pcapReader struct {
+	*input
+	order    binary.ByteOrder
+	nanos    bool   // timestamps are nanoseconds rather than microseconds
+	extra    int    // bytes after the 16-byte record header (8 in Kuznetzov's format)
+	snaplen  uint32 // as declared; 0 means "not stated"
+	link     LinkType
+	hdr      [24]byte
+	buf      []byte
+	lastTime int64
+
+	// Counts of tolerated oddities, turned into warnings.
+	overSnaplen, lenUnderCaplen, badFraction uint64
+}
+
+// newPcapReader reads and checks the 24-byte file header.
+func newPcapReader(in *input) (*pcapReader, error) {
+	r := &pcapReader{input: in}
+	n, err := in.readFull(r.hdr[:])
+	if err != nil {
+		if errorIsTruncation(err) {
+			return nil, in.formatError(0, truncatedError("pcap file header", len(r.hdr), n))
+		}
+		return nil, in.formatError(0, err)
+	}
+	switch magic := binary.BigEndian.Uint32(r.hdr[:4]); {
+	case magic == magicPcapMicro || magic == magicPcapNano || magic == magicPcapModified:
+		r.order = binary.BigEndian
+	default:
+		r.order = binary.LittleEndian
+	}
+	switch r.order.Uint32(r.hdr[:4]) {
+	case magicPcapNano:
+		r.nanos = true
+	case magicPcapModified:
+		r.extra = 8
+	}
+	major, minor := r.order.Uint16(r.hdr[4:]), r.order.Uint16(r.hdr[6:])
+	if major != 2 {
+		return nil, in.formatError(4, fmt.Errorf("unsupported pcap version %d.%d", major, minor))
+	}
+	r.snaplen = r.order.Uint32(r.hdr[16:])
+	lt := r.order.Uint32(r.hdr[20:])
+	// The upper bits hold the FCS length (0xF0000000, flag 0x04000000);
+	// bits 0x03FF0000 are reserved and must be zero (libpcap rejects them).
+	if reserved := lt & 0x03ff0000; reserved != 0 {
+		return nil, in.formatError(20, fmt.Errorf("link type field has reserved bits set (0x%08x)", reserved))
+	}
+	r.link = LinkType(lt & 0xffff)
+	return r, nil
+}
+
+// ReadPacket returns the next record. The data is valid until the next call.
+func (r *pcapReader) ReadPacket() (packet, error) {
+	start := r.input.off
+	hdr := r.hdr[:16+r.extra]
+	n, err := r.input.readFull(hdr)
+	if err != nil {
+		if err == io.EOF {
+			return packet{}, io.EOF
+		}
+		if errorIsTruncation(err) {
+			return packet{}, r.input.formatError(start, truncatedError("packet record header", len(hdr), n))
+		}
+		return packet{}, r.input.formatError(start, err)
+	}
+	sec, frac := r.order.Uint32(hdr[0:]), r.order.Uint32(hdr[4:])
+	caplen, wirelen := r.order.Uint32(hdr[8:]), r.order.Uint32(hdr[12:])
+	if caplen > maxCaplen {
+		return packet{}, r.input.formatError(start, fmt.Errorf("packet record claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
+	}
+	if r.snaplen != 0 && caplen > r.snaplen {
+		r.overSnaplen++
+	}
+	if wirelen < caplen {
+		r.lenUnderCaplen++
+		wirelen = caplen
+	}
+	if cap(r.buf) < int(caplen) {
+		r.buf = make([]byte, caplen, max(int(caplen), 2048))
+	}
+	data := r.buf[:caplen]
+	if n, err := r.input.readFull(data); err != nil {
+		if errorIsTruncation(err) {
+			return packet{}, r.input.formatError(start, truncatedError("packet record", int(caplen)+len(hdr), n+len(hdr)))
+		}
+		return packet{}, r.input.formatError(start, err)
+	}
+	ts := int64(sec) * 1e9
+	if r.nanos {
+		if frac >= 1e9 {
+			r.badFraction++
+		}
+		ts += int64(frac)
+	} else {
+		if frac >= 1e6 {
+			r.badFraction++
+		}
+		ts += int64(frac) * 1e3
+	}
+	r.lastTime = ts
+	return packet{data: data, ts: ts, wireLen: int(wirelen), link: r.link}, nil
+}
+
+// Warnings describes the oddities the reader tolerated.
+func (r *pcapReader) Warnings() []string {
+	w := r.lengthWarnings("packet records", r.overSnaplen, r.lenUnderCaplen)
+	if r.badFraction > 0 {
+		w = append(w, fmt.Sprintf("%s: %d packet timestamps with an invalid sub-second field (carried into the seconds)", r.input.name, r.badFraction))
+	}
+	return w
+}
