@@ -135,7 +135,7 @@ func (s *Stream) newConn() conn {
 	}
 	// Clients 10.0.0.0/16 with ports from 1024; servers 10.100.0.0/24
 	// port 443. Every field derives from n, so a reused n is a reused tuple.
-	client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(n >> 16), byte(n >> 8)}), uint16(1024+n%60000))
+	client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(n>>16) + 1, byte(n >> 8)}), uint16(1024+n%60000))
 	server := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 100, 0, byte(n % 50)}), 443)
 	c := conn{client: client, server: server, cseq: s.rng.Uint32(), sseq: s.rng.Uint32(), ending: s.pickEnding()}
 	switch c.ending {
