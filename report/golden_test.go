@@ -1,0 +1,91 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden-* from the current output")
+
+// goldenExt maps each format to its golden file's extension.
+var goldenExt = map[string]string{
+	"text": "txt", "json": "json", "md": "md", "html": "html", "csv": "csv", "zeek": "log",
+}
+
+func render(t *testing.T, format string, d *Data) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Write(&b, format, d); err != nil {
+		t.Fatalf("Write(%s) = %v", format, err)
+	}
+	return b.Bytes()
+}
+
+// TestGolden renders the fixture in every format and compares it byte for
+// byte with testdata/golden-*; go test -run Golden -update rewrites them.
+func TestGolden(t *testing.T) {
+	for _, format := range Formats() {
+		t.Run(format, func(t *testing.T) {
+			ext, ok := goldenExt[format]
+			if !ok {
+				t.Fatalf("format %q has no golden file extension", format)
+			}
+			got := render(t, format, fixture())
+			path := filepath.Join("testdata", "golden-"+format+"."+ext)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -run Golden -update to create it)", err)
+			}
+			if format == "json" {
+				jsonEq(t, got, want)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s output differs from %s (go test -run Golden -update rewrites it); got:\n%s", format, path, got)
+			}
+		})
+	}
+}
+
+// jsonEq compares two JSON documents by value, as testify's JSONEq does,
+// so a semantic difference is reported before a byte difference.
+func jsonEq(t *testing.T, got, want []byte) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatalf("golden file is not JSON: %v", err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("JSON differs from the golden file by value")
+	}
+}
+
+// TestDeterministic guards the golden files' premise: the same data gives
+// the same bytes, whatever Go's map iteration order does.
+func TestDeterministic(t *testing.T) {
+	for _, format := range Formats() {
+		a, b := render(t, format, fixture()), render(t, format, fixture())
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s output differs between two runs", format)
+		}
+	}
+}
+
+func TestUnknownFormat(t *testing.T) {
+	err := Write(&bytes.Buffer{}, "xml", fixture())
+	if err == nil {
+		t.Fatal(`Write(_, "xml", _) = nil, want an error`)
+	}
+}

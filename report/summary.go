@@ -1,0 +1,303 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tcpaudit/tcpaudit/reassembly"
+)
+
+// Summary is what every format says about the capture as a whole. It is
+// computed once per report by Summarize and is the "summary" object of the
+// JSON output.
+type Summary struct {
+	Inputs   []string  `json:"inputs"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Flows    int       `json:"flows"`
+	Abnormal int       `json:"abnormal"`
+	// Verdicts counts flows per verdict, every verdict present, zero or not.
+	Verdicts []VerdictCount `json:"verdicts"`
+	// StatesAt is the instant of Hosts' state counts.
+	StatesAt time.Time `json:"states_at"`
+	// Hosts is one row per host address, ordered by address.
+	Hosts    []HostRow  `json:"hosts"`
+	Peaks    []HostPeak `json:"peaks"`
+	Pressure []Pressure `json:"time_wait_pressure"`
+	// EphemeralPorts is the range Pressure is measured against.
+	EphemeralPorts string       `json:"ephemeral_ports"`
+	Capture        CaptureStats `json:"capture"`
+	// Incomplete is set when packets were dropped before tcpaudit saw them.
+	Incomplete   bool     `json:"incomplete"`
+	Warnings     []string `json:"warnings"`
+	EvidenceFile string   `json:"evidence_file,omitempty"`
+}
+
+// VerdictCount is one verdict and how many flows got it.
+type VerdictCount struct {
+	Verdict reassembly.Verdict `json:"verdict"`
+	Count   int                `json:"count"`
+}
+
+// HostRow is one host: its sockets per state at Summary.StatesAt, and the
+// flows it took part in per verdict (as client or server).
+type HostRow struct {
+	Host     netip.Addr     `json:"host"`
+	States   map[string]int `json:"states"`
+	Verdicts map[string]int `json:"verdicts"`
+	Flows    int            `json:"flows"`
+}
+
+// Summarize computes the Summary of d.
+func Summarize(d *Data) *Summary {
+	s := &Summary{
+		Inputs:         nonNil(d.Inputs),
+		Start:          d.Start.UTC(),
+		End:            d.End.UTC(),
+		Flows:          len(d.Flows),
+		StatesAt:       d.at().UTC(),
+		EphemeralPorts: d.ephemeral().String(),
+		Capture:        d.Capture,
+		Incomplete:     d.Incomplete(),
+		Warnings:       nonNil(d.Warnings),
+		EvidenceFile:   d.EvidenceFile,
+	}
+	counts := make(map[reassembly.Verdict]int)
+	hosts := make(map[netip.Addr]*HostRow)
+	row := func(a netip.Addr) *HostRow {
+		r := hosts[a]
+		if r == nil {
+			r = &HostRow{Host: a, States: map[string]int{}, Verdicts: map[string]int{}}
+			hosts[a] = r
+		}
+		return r
+	}
+	for _, f := range d.Flows {
+		counts[f.Verdict]++
+		if f.Verdict.Abnormal() {
+			s.Abnormal++
+		}
+		c, sv := f.Client().Addr.Addr(), f.Server().Addr.Addr()
+		for _, a := range uniqueAddrs(c, sv) {
+			r := row(a)
+			r.Flows++
+			r.Verdicts[f.Verdict.String()]++
+		}
+	}
+	for _, v := range allVerdicts(counts) {
+		s.Verdicts = append(s.Verdicts, VerdictCount{v, counts[v]})
+	}
+	for a, m := range StatesAt(d.Flows, s.StatesAt) {
+		r := row(a)
+		for st, n := range m {
+			r.States[st.String()] = n
+		}
+	}
+	for _, r := range hosts {
+		s.Hosts = append(s.Hosts, *r)
+	}
+	slices.SortFunc(s.Hosts, func(a, b HostRow) int { return a.Host.Compare(b.Host) })
+	s.Hosts = nonNil(s.Hosts)
+	s.Peaks = nonNil(Peaks(d.Flows))
+	s.Pressure = nonNil(TimeWaitPressure(d.Flows, d.ephemeral()))
+	return s
+}
+
+// allVerdicts is reassembly.Verdicts, plus VerdictUnknown or any other
+// value the counts hold, so that no flow is left out of a total.
+func allVerdicts(counts map[reassembly.Verdict]int) []reassembly.Verdict {
+	vs := slices.Clone(reassembly.Verdicts)
+	var extra []reassembly.Verdict
+	for v := range counts {
+		if !slices.Contains(vs, v) {
+			extra = append(extra, v)
+		}
+	}
+	slices.Sort(extra)
+	return append(vs, extra...)
+}
+
+func uniqueAddrs(a, b netip.Addr) []netip.Addr {
+	if a == b {
+		return []netip.Addr{a}
+	}
+	return []netip.Addr{a, b}
+}
+
+// nonNil makes JSON print [] rather than null for an empty list.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// stateOrder is the order states are listed in tables: the life of a
+// connection, as netstat users read it.
+var stateOrder = []reassembly.State{
+	reassembly.Listen, reassembly.SynSent, reassembly.SynRecv, reassembly.Established,
+	reassembly.FinWait1, reassembly.FinWait2, reassembly.Closing, reassembly.TimeWait,
+	reassembly.CloseWait, reassembly.LastAck,
+}
+
+// stateColumns returns the states that appear in at least one host row, in
+// stateOrder, so tables have no all-zero columns.
+func stateColumns(rows []HostRow) []string {
+	var cols []string
+	for _, st := range stateOrder {
+		name := st.String()
+		for _, r := range rows {
+			if r.States[name] > 0 {
+				cols = append(cols, name)
+				break
+			}
+		}
+	}
+	return cols
+}
+
+// group is a set of abnormal flows alike enough to be explained once: same
+// verdict, same server ip:port, same end states and same resetting side.
+// A SYN flood from a million spoofed sources is thus one group.
+type group struct {
+	Verdict reassembly.Verdict
+	Flows   []*reassembly.Flow
+	// Clients counts the distinct client hosts in the group.
+	Clients int
+}
+
+// First is the flow the group's ladder is drawn from.
+func (g *group) First() *reassembly.Flow { return g.Flows[0] }
+
+// abnormalGroups groups the abnormal flows, ordered by verdict (in report
+// order), then by size, largest first, then by first flow ID.
+func abnormalGroups(flows []*reassembly.Flow) []*group {
+	type key struct {
+		v                    reassembly.Verdict
+		server               netip.AddrPort
+		clientSt, serverSt   reassembly.State
+		resetBy, activeClose reassembly.Party
+	}
+	idx := make(map[key]*group)
+	clients := make(map[*group]map[netip.Addr]struct{})
+	var out []*group
+	for _, f := range flows {
+		if !f.Verdict.Abnormal() {
+			continue
+		}
+		k := key{f.Verdict, f.Server().Addr, f.Client().State, f.Server().State, f.ResetBy, f.ActiveCloser}
+		g := idx[k]
+		if g == nil {
+			g = &group{Verdict: f.Verdict}
+			idx[k] = g
+			clients[g] = make(map[netip.Addr]struct{})
+			out = append(out, g)
+		}
+		g.Flows = append(g.Flows, f)
+		clients[g][f.Client().Addr.Addr()] = struct{}{}
+	}
+	for g, m := range clients {
+		g.Clients = len(m)
+	}
+	rank := func(v reassembly.Verdict) int {
+		if i := slices.Index(reassembly.Verdicts, v); i >= 0 {
+			return i
+		}
+		return len(reassembly.Verdicts) + int(v)
+	}
+	slices.SortStableFunc(out, func(a, b *group) int {
+		if c := cmp.Compare(rank(a.Verdict), rank(b.Verdict)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(len(b.Flows), len(a.Flows)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.First().ID, b.First().ID)
+	})
+	return out
+}
+
+// abnormalFirst returns the flows with the abnormal ones first, each part
+// in ID order.
+func abnormalFirst(flows []*reassembly.Flow) []*reassembly.Flow {
+	out := make([]*reassembly.Flow, 0, len(flows))
+	for _, f := range flows {
+		if f.Verdict.Abnormal() {
+			out = append(out, f)
+		}
+	}
+	for _, f := range flows {
+		if !f.Verdict.Abnormal() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// maxListedIDs bounds the flow IDs listed per group.
+const maxListedIDs = 20
+
+// IDs lists the group's flow IDs ("#3, #7, and 12 more").
+func (g *group) IDs() string {
+	ids := make([]string, 0, maxListedIDs+1)
+	for j, f := range g.Flows {
+		if j == maxListedIDs {
+			ids = append(ids, fmt.Sprintf("and %d more", len(g.Flows)-j))
+			break
+		}
+		ids = append(ids, fmt.Sprintf("#%d", f.ID))
+	}
+	return strings.Join(ids, ", ")
+}
+
+// headline is one headline finding: a bold lead and plain text. Detail
+// may quote the capture, so each format escapes it; Lead is our own.
+type headline struct {
+	Lead, Detail string
+}
+
+// headlines are the findings a reader should see first, most severe
+// first: lost packets, each abnormal verdict with an example, pile-ups and
+// port pressure.
+func headlines(d *Data, s *Summary, groups []*group) []headline {
+	var out []headline
+	if s.Incomplete {
+		out = append(out, headline{"Incomplete capture:", fmt.Sprintf("%d packets dropped by the kernel, %d by the interface; every count is a lower bound.",
+			s.Capture.KernelDropped, s.Capture.IfaceDropped)})
+	}
+	if s.Capture.Evicted > 0 {
+		out = append(out, headline{"Flows evicted:", fmt.Sprintf("%s dropped from the full flow table (--max-flows); their verdicts are missing.",
+			plural(int(s.Capture.Evicted), "flow"))})
+	}
+	for _, vc := range s.Verdicts {
+		if vc.Count == 0 || !vc.Verdict.Abnormal() {
+			continue
+		}
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.Verdict == vc.Verdict })
+		f := groups[i].First()
+		out = append(out, headline{fmt.Sprintf("%s %s,", plural(vc.Count, "flow"), vc.Verdict),
+			fmt.Sprintf("for example #%d %s: %s", f.ID, arrowed(f), f.Reason)})
+	}
+	for _, p := range s.Peaks {
+		if p.SynRecv.Count > 1 {
+			out = append(out, headline{fmt.Sprintf("SYN_RECV peaked at %d", p.SynRecv.Count), fmt.Sprintf("on %s at %s.", p.Host, stamp(p.SynRecv.At))})
+		}
+	}
+	if n, _ := serverTimeWait(d.Flows); n > 0 {
+		out = append(out, headline{fmt.Sprintf("The server closed first in %s,", plural(n, "flow")), "leaving TIME_WAIT on the server."})
+	}
+	for _, p := range s.Pressure {
+		if p.Warn {
+			out = append(out, headline{"Ephemeral ports near exhaustion:", fmt.Sprintf("%s → %s had %d connections in TIME_WAIT at once (%.0f%% of %s).",
+				p.Client, p.Server, p.Peak, 100*p.Share, s.EphemeralPorts)})
+		}
+	}
+	if s.Abnormal == 0 {
+		out = append(out, headline{"No abnormal connection endings.", ""})
+	}
+	return out
+}

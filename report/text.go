@@ -1,0 +1,182 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tcpaudit/tcpaudit/reassembly"
+)
+
+// textWriter is the default format, for a person at a terminal: totals,
+// the abnormal flows first with their reasons, then netstat-style tables.
+// Every capture-derived string goes through safe, so a hostile pcapng
+// comment cannot move the cursor or clear the screen.
+type textWriter struct{ w io.Writer }
+
+func newText(w io.Writer) writer { return textWriter{w} }
+
+func (t textWriter) Write(d *Data) error {
+	s := Summarize(d)
+	w := t.w
+	fmt.Fprintf(w, "tcpaudit: %s, %d abnormal\n", plural(s.Flows, "TCP flow"), s.Abnormal)
+	t.capture(s)
+
+	fmt.Fprintf(w, "\nVerdicts\n")
+	rows := [][]string{}
+	for _, vc := range s.Verdicts {
+		if vc.Count > 0 {
+			rows = append(rows, []string{vc.Verdict.String(), fmt.Sprint(vc.Count)})
+		}
+	}
+	table(w, "lr", append(rows, []string{"total", fmt.Sprint(s.Flows)}))
+
+	ordered := abnormalFirst(d.Flows)
+	if s.Abnormal > 0 {
+		fmt.Fprintf(w, "\nAbnormal flows\n")
+		for _, f := range ordered[:s.Abnormal] {
+			t.flow(f, true)
+		}
+	}
+	if s.Abnormal < len(ordered) {
+		fmt.Fprintf(w, "\nOther flows\n")
+		for _, f := range ordered[s.Abnormal:] {
+			t.flow(f, false)
+		}
+	}
+
+	t.states(s)
+	t.peaks(s)
+	t.pressure(s)
+	if d.EvidenceFile != "" {
+		fmt.Fprintf(w, "\nEvidence: the packets of the flagged flows are in %s; find a flow there with the\n"+
+			"Wireshark display filter printed for it, or by its packet numbers in the original capture.\n", safe(d.EvidenceFile))
+	}
+	return nil
+}
+
+func (t textWriter) capture(s *Summary) {
+	w := t.w
+	fmt.Fprintf(w, "Capture: %s\n", safe(strings.Join(s.Inputs, ", ")))
+	if !s.Start.IsZero() {
+		fmt.Fprintf(w, "  %s → %s (%s)\n", stamp(s.Start), stamp(s.End), human(s.End.Sub(s.Start)))
+	}
+	c := s.Capture
+	fmt.Fprintf(w, "  %d packets: %d TCP, %d not TCP, %d undecodable, %d filtered out\n",
+		c.Packets, c.TCP, c.NonTCP, c.Undecodable, c.Filtered)
+	if c.Evicted > 0 {
+		fmt.Fprintf(w, "  %s evicted from the full flow table (--max-flows): their verdicts are missing\n", plural(int(c.Evicted), "flow"))
+	}
+	if s.Incomplete {
+		fmt.Fprintf(w, "  INCOMPLETE: %d packets dropped by the kernel, %d by the interface; every count is a lower bound\n",
+			c.KernelDropped, c.IfaceDropped)
+	}
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", safe(warn))
+	}
+}
+
+func (t textWriter) flow(f *reassembly.Flow, detail bool) {
+	w := t.w
+	fmt.Fprintf(w, "  #%-5d %s  %s\n", f.ID, arrowed(f), verdictDetail(f))
+	if f.Reason != "" {
+		fmt.Fprintf(w, "         %s\n", safe(f.Reason))
+	}
+	if !detail {
+		return
+	}
+	extra := []string{endStates(f), "zeek " + safe(f.ConnState) + " " + safe(f.History), packetRange(f)}
+	if r := roleNote(f); r != "" {
+		extra = append(extra, safe(r))
+	}
+	fmt.Fprintf(w, "         %s\n", strings.Join(extra, "; "))
+	for _, n := range f.Notes {
+		fmt.Fprintf(w, "         note: %s\n", safe(n))
+	}
+}
+
+func (t textWriter) states(s *Summary) {
+	w := t.w
+	when := "at the end of the capture"
+	if !s.StatesAt.Equal(s.End) {
+		when = "at the chosen instant"
+	}
+	fmt.Fprintf(w, "\nTCP states per host %s (%s)\n", when, stamp(s.StatesAt))
+	cols := stateColumns(s.Hosts)
+	if len(cols) == 0 {
+		fmt.Fprintf(w, "  no socket open\n")
+		return
+	}
+	rows := [][]string{append([]string{"host"}, cols...)}
+	for _, r := range s.Hosts {
+		row, total := []string{r.Host.String()}, 0
+		for _, c := range cols {
+			row = append(row, dotZero(r.States[c]))
+			total += r.States[c]
+		}
+		if total > 0 {
+			rows = append(rows, row)
+		}
+	}
+	table(w, "l", rows)
+}
+
+func (t textWriter) peaks(s *Summary) {
+	rows := [][]string{{"host", "TIME_WAIT", "at", "SYN_RECV", "at"}}
+	for _, p := range s.Peaks {
+		if p.notable() {
+			rows = append(rows, []string{p.Host.String(), fmt.Sprint(p.TimeWait.Count), clock(p.TimeWait.At),
+				fmt.Sprint(p.SynRecv.Count), clock(p.SynRecv.At)})
+		}
+	}
+	if len(rows) == 1 {
+		return
+	}
+	fmt.Fprintf(t.w, "\nPeaks per host\n")
+	table(t.w, "lrrrr", rows)
+}
+
+func (t textWriter) pressure(s *Summary) {
+	if len(s.Pressure) == 0 {
+		return
+	}
+	fmt.Fprintf(t.w, "\nTIME_WAIT pressure per client → server (ephemeral ports %s)\n", s.EphemeralPorts)
+	rows := [][]string{{"client → server", "peak", "of range", "at", "held by client/server", ""}}
+	for _, p := range s.Pressure {
+		warn := ""
+		if p.Warn {
+			warn = "WARNING: near port exhaustion"
+		}
+		rows = append(rows, []string{p.Client.String() + " → " + p.Server.String(), fmt.Sprint(p.Peak),
+			fmt.Sprintf("%.2f%%", 100*p.Share), clock(p.At), fmt.Sprintf("%d/%d", p.ClientHeld, p.ServerHeld), warn})
+	}
+	table(t.w, "lrrrrl", rows)
+}
+
+// table prints rows as aligned, indented columns. align has one letter
+// per column, 'l' or 'r'; columns beyond it are right-aligned. Lines carry
+// no trailing blanks.
+func table(w io.Writer, align string, rows [][]string) {
+	var width []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(width) {
+				width = append(width, 0)
+			}
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i < len(align) && align[i] == 'l' {
+				b.WriteString("  " + c + pad)
+			} else {
+				b.WriteString("  " + pad + c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}

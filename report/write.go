@@ -1,0 +1,159 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/tcpaudit/tcpaudit/reassembly"
+)
+
+// writer renders a whole report. Each format is one file with one
+// constructor; Write is the only place that maps names to them.
+type writer interface {
+	Write(d *Data) error
+}
+
+// formats is the name → constructor table, in the order Formats lists them;
+// the first is the default.
+var formats = []struct {
+	name string
+	new  func(w io.Writer) writer
+}{
+	{"text", newText},
+	{"json", newJSON},
+	{"md", newMarkdown},
+	{"html", newHTML},
+	{"csv", newCSV},
+	{"zeek", newZeek},
+}
+
+// Formats lists the format names Write accepts, the default first.
+func Formats() []string {
+	names := make([]string, len(formats))
+	for i, f := range formats {
+		names[i] = f.name
+	}
+	return names
+}
+
+// Write renders d to w in the named format. Output is buffered; w is never
+// closed. Flows must be ordered by ID.
+func Write(w io.Writer, format string, d *Data) error {
+	for _, f := range formats {
+		if f.name != format {
+			continue
+		}
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if err := f.new(bw).Write(d); err != nil {
+			return fmt.Errorf("%s report: %w", format, err)
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("%s report: %w", format, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+}
+
+// Helpers shared by the formats for a person (text, md, html).
+
+// stamp prints an absolute instant, always in UTC, to the microsecond.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000000 UTC")
+}
+
+// clock prints the time of day of an instant, for places where the date is
+// already given by the capture's span.
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("15:04:05.000000")
+}
+
+// human rounds a duration to what a person needs: about three digits.
+func human(d time.Duration) string {
+	switch {
+	case d >= 100*time.Second:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	case d >= time.Microsecond:
+		return d.Round(time.Microsecond).String()
+	}
+	return d.String()
+}
+
+// arrowed prints "client → server".
+func arrowed(f *reassembly.Flow) string {
+	return f.Client().Addr.String() + " → " + f.Server().Addr.String()
+}
+
+// verdictDetail is the verdict plus who did it, when the verdict has a doer:
+// "reset by server", "unacked_fin (closer: client)".
+func verdictDetail(f *reassembly.Flow) string {
+	s := f.Verdict.String()
+	if f.ResetBy != reassembly.Nobody {
+		s += " by " + f.ResetBy.String()
+	} else if f.ActiveCloser != reassembly.Nobody && f.Verdict.Abnormal() {
+		s += " (first FIN: " + f.ActiveCloser.String() + ")"
+	}
+	return s
+}
+
+// endStates prints "client FIN_WAIT2, server CLOSE_WAIT".
+func endStates(f *reassembly.Flow) string {
+	return "client " + f.Client().State.String() + ", server " + f.Server().State.String()
+}
+
+// packetRange names where a flow's packets are in the capture, by the
+// frame numbers Wireshark shows.
+func packetRange(f *reassembly.Flow) string {
+	if f.FirstIndex == f.LastIndex {
+		return fmt.Sprintf("packet %d", f.FirstIndex)
+	}
+	return fmt.Sprintf("packets %d-%d", f.FirstIndex, f.LastIndex)
+}
+
+// displayFilter is a Wireshark/tshark display filter that isolates the
+// flow's 4-tuple, in the original capture or in the evidence file.
+func displayFilter(f *reassembly.Flow) string {
+	c, s := f.Client().Addr, f.Server().Addr
+	return fmt.Sprintf("%s==%s && tcp.port==%d && %s==%s && tcp.port==%d",
+		ipField(c.Addr()), c.Addr().WithZone(""), c.Port(), ipField(s.Addr()), s.Addr().WithZone(""), s.Port())
+}
+
+func ipField(a netip.Addr) string {
+	if a.Is4() || a.Is4In6() {
+		return "ip.addr"
+	}
+	return "ipv6.addr"
+}
+
+// roleNote says how the roles were chosen when no SYN told us.
+func roleNote(f *reassembly.Flow) string {
+	if !f.RolesInferred {
+		return ""
+	}
+	if f.RoleReason == "" {
+		return "roles inferred"
+	}
+	return "roles inferred from " + f.RoleReason
+}
+
+// plural returns "1 flow", "2 flows".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,126 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math/bits"
+	"strings"
+	"time"
+
+	"github.com/tcpaudit/tcpaudit/reassembly"
+)
+
+// zeekWriter writes a Zeek conn.log in Zeek's TSV format, header lines
+// included, so zeek-cut and other Zeek tooling read it. Like csvWriter it is
+// a stream: Begin, Flow per flow, End.
+//
+// What the wire alone cannot give is written as Zeek writes an unknown:
+// service, local_orig and local_resp are unset ("-"), missed_bytes is 0
+// (gaps are not tracked), and orig_bytes/resp_bytes count payload bytes
+// including retransmissions where Zeek counts sequence space. The
+// ip_bytes columns are link-layer bytes.
+type zeekWriter struct {
+	w          io.Writer
+	open, last time.Time
+}
+
+func newZeek(w io.Writer) writer { return &zeekWriter{w: w} }
+
+const zeekFields = "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\t" +
+	"orig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\t" +
+	"orig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\tip_proto"
+
+const zeekTypes = "time\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\t" +
+	"count\tcount\tstring\tbool\tbool\tcount\tstring\t" +
+	"count\tcount\tcount\tcount\tset[string]\tcount"
+
+func (z *zeekWriter) Write(d *Data) error {
+	// #open and #close carry the capture's bounds rather than the wall
+	// clock, so that the same capture always gives the same log.
+	z.open, z.last = d.Start, d.End
+	z.Begin()
+	for _, f := range d.Flows {
+		z.Flow(f)
+	}
+	return z.End()
+}
+
+// zeekStamp is the #open/#close time format.
+func zeekStamp(t time.Time) string { return t.UTC().Format("2006-01-02-15-04-05") }
+
+// Begin writes the header lines.
+func (z *zeekWriter) Begin() {
+	fmt.Fprintf(z.w, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t%s\n#fields\t%s\n#types\t%s\n",
+		zeekStamp(z.open), zeekFields, zeekTypes)
+}
+
+// Flow writes one record.
+func (z *zeekWriter) Flow(f *reassembly.Flow) {
+	o, r := f.Client(), f.Server()
+	// Zeek sets duration and the byte counts only when the connection
+	// lasted (conn.zeek: if c$duration > 0).
+	dur, ob, rb := "-", "-", "-"
+	if d := f.LastSeen.Sub(f.FirstSeen); d > 0 {
+		dur = fmt.Sprintf("%.6f", d.Seconds())
+		ob, rb = fmt.Sprint(o.Bytes), fmt.Sprint(r.Bytes)
+	}
+	fmt.Fprintf(z.w, "%s\t%s\t%s\t%d\t%s\t%d\ttcp\t-\t%s\t%s\t%s\t%s\t-\t-\t0\t%s\t%d\t%d\t%d\t%d\t-\t6\n",
+		zeekTime(f.FirstSeen), ZeekUID(f.ID),
+		o.Addr.Addr().WithZone(""), o.Addr.Port(), r.Addr.Addr().WithZone(""), r.Addr.Port(),
+		dur, ob, rb, zeekField(f.ConnState), zeekField(f.History),
+		o.Packets, o.WireBytes, r.Packets, r.WireBytes)
+}
+
+// End writes the #close line.
+func (z *zeekWriter) End() error {
+	_, err := fmt.Fprintf(z.w, "#close\t%s\n", zeekStamp(z.last))
+	return err
+}
+
+// zeekTime prints an epoch timestamp with microseconds, as Zeek does.
+func zeekTime(t time.Time) string {
+	us := t.UnixMicro()
+	return fmt.Sprintf("%d.%06d", us/1e6, us%1e6)
+}
+
+// zeekField writes a string column: empty is "(empty)", and separators or
+// control characters are escaped as Zeek escapes them (\xNN).
+func zeekField(s string) string {
+	if s == "" {
+		return "(empty)"
+	}
+	if s == "-" {
+		return `\x2d`
+	}
+	return strings.ReplaceAll(safe(s), ",", `\x2c`)
+}
+
+// ZeekUID derives a Zeek-style connection uid ("C" and 17 base62 digits)
+// from a flow ID. It is deterministic, so the same capture gives the same
+// uids, and distinct for distinct IDs: splitmix64's finaliser is a
+// bijection on 64 bits and all 64 bits are encoded.
+func ZeekUID(id uint64) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	var b [18]byte
+	b[0] = 'C'
+	hi, lo := mix(id), mix(id^0x9e3779b97f4a7c15)
+	for i := 1; i < 12; i++ { // 11 base62 digits hold 64 bits
+		var rem uint64
+		hi, rem = bits.Div64(0, hi, 62)
+		b[i] = digits[rem]
+	}
+	for i := 12; i < 18; i++ {
+		var rem uint64
+		lo, rem = bits.Div64(0, lo, 62)
+		b[i] = digits[rem]
+	}
+	return string(b[:])
+}
+
+// mix is splitmix64's finaliser.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
