@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcap"
 )
 
@@ -134,6 +135,7 @@ func Listen(iface string, o LiveOptions) (*Live, error) {
 	if err != nil {
 		return nil, activateError(iface, err)
 	}
+	preferSLL2(h)
 	if o.Filter != "" {
 		if err := h.SetBPFFilter(o.Filter); err != nil {
 			h.Close()
@@ -142,6 +144,26 @@ func Listen(iface string, o LiveOptions) (*Live, error) {
 	}
 	r := &liveReader{iface: iface, handle: h, link: LinkType(h.LinkType()), save: o.Save}
 	return &Live{r: r, snaplen: h.SnapLen()}, nil
+}
+
+// preferSLL2 switches a handle that offers Linux cooked capture (the "any"
+// device) to its version 2, as tcpdump does: SLL2 also records the
+// interface each packet was seen on. The filter must be set afterwards,
+// since it is compiled for the link type.
+func preferSLL2(h *pcap.Handle) {
+	if h.LinkType() != layers.LinkTypeLinuxSLL {
+		return
+	}
+	links, err := h.ListDataLinks()
+	if err != nil {
+		return
+	}
+	for _, l := range links {
+		if l.Name == pcap.DatalinkValToName(int(layers.LinkTypeLinuxSLL2)) {
+			h.SetLinkType(layers.LinkTypeLinuxSLL2) // on failure SLL v1 still decodes
+			return
+		}
+	}
 }
 
 // Link is the link type of the captured frames (LINUX_SLL2 for "any").

@@ -190,3 +190,17 @@ func TestInterfaces(t *testing.T) {
 	}
 	t.Errorf("interfaces %v, want lo among them", names)
 }
+
+// TestListenAnySLL2 checks that -i any delivers Linux cooked capture v2,
+// which names the interface of each packet, as tcpdump does.
+func TestListenAnySLL2(t *testing.T) {
+	requireCaptureRoot(t)
+	live, err := Listen("any", LiveOptions{Filter: "tcp port 9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if live.Link() != LinkLinuxSLL2 {
+		t.Errorf("-i any link type %s, want LINUX_SLL2", live.Link())
+	}
+}
