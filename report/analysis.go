@@ -237,8 +237,11 @@ func TimeWaitPressure(flows []*reassembly.Flow, r PortRange) []Pressure {
 		} else {
 			l.server += delta
 		}
-		if l.flows > p.Peak {
-			p.Peak, p.At = l.flows, time.Unix(0, t).UTC()
+		at := time.Unix(0, t).UTC()
+		// Both ends of a simultaneous close enter TIME_WAIT at one instant:
+		// the split at the peak counts both.
+		if l.flows > p.Peak || l.flows == p.Peak && at.Equal(p.At) {
+			p.Peak, p.At = l.flows, at
 			p.ClientHeld, p.ServerHeld = l.client, l.server
 		}
 	})
