@@ -112,8 +112,9 @@ const (
 // needs by hand, bounds-checking every access, rather than through
 // gopacket's DecodingLayerParser: that keeps it allocation-free on every
 // path (including VLAN/MPLS/PPPoE/tunnels, which would each need their own
-// preallocated layer), and about three times faster on the benchmark in
-// decode_test.go. Tests cross-check it against gopacket on every capture in
+// preallocated layer), and 3.5 times faster (32 against 111 ns for an
+// Ethernet/IPv4/TCP SYN, BenchmarkDecode against BenchmarkDecodeGopacket,
+// and gopacket's figure does not yet include filling a Segment). Tests cross-check it against gopacket on every capture in
 // the peer corpus.
 //
 // The zero Decoder is ready to use. It keeps IPv4/IPv6 fragments of TCP

@@ -42,7 +42,7 @@ func (f *bpfFilter) program(link LinkType) (*pcap.BPF, error) {
 	p, ok := f.progs[link]
 	if !ok {
 		var err error
-		p, err = pcap.NewBPF(layers.LinkType(link), filterSnaplen, f.expr)
+		p, err = pcap.NewBPF(layers.LinkType(dlt(link)), filterSnaplen, f.expr)
 		if err != nil {
 			return nil, fmt.Errorf("filter %q for link type %s: %w", f.expr, link, err)
 		}
@@ -60,4 +60,15 @@ func (f *bpfFilter) match(p *packet) (bool, error) {
 	}
 	ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.ts), CaptureLength: len(p.data), Length: p.wireLen}
 	return prog.Matches(ci, p.data), nil
+}
+
+// dlt maps a file's LINKTYPE_ value to the DLT_ value libpcap compiles
+// filters for. They differ for raw IP: LINKTYPE_RAW is 101 in files, while
+// DLT_RAW is 12 (14 on OpenBSD), and pcap_open_dead wants the DLT.
+func dlt(link LinkType) int {
+	switch link {
+	case LinkRaw, LinkRaw12, LinkRaw14:
+		return 12
+	}
+	return int(link)
 }

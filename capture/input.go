@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -190,18 +191,21 @@ func sniff(head []byte) error {
 }
 
 // looksLikeText reports whether b is printable UTF-8 (with tabs and line
-// ends), as a text file, a log or an HTML error page would be.
+// ends), as a text file, a log or an HTML error page would be. A rune cut
+// short by the end of b still counts as text.
 func looksLikeText(b []byte) bool {
-	for i := 0; i < 3 && len(b) > 0 && !utf8.Valid(b); i++ {
-		b = b[:len(b)-1] // a multi-byte rune cut by the peek window
-	}
-	if len(b) == 0 || !utf8.Valid(b) {
+	if len(b) == 0 {
 		return false
 	}
-	for _, r := range string(b) {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			return !utf8.FullRune(b) // only a cut rune at the very end
+		}
+		if !unicode.IsPrint(r) && r != '\t' && r != '\n' && r != '\r' {
 			return false
 		}
+		b = b[n:]
 	}
 	return true
 }
