@@ -216,6 +216,13 @@ type Endpoint struct {
 	Retransmits      uint64 // segments that re-sent sequence space already sent
 	KeepAlives       uint64 // keepalive probes sent
 	ZeroWindowProbes uint64
+	// Duplicates counts packets that were the same packet captured twice
+	// (SPAN ports, capturing on both ends); they are counted in Packets and
+	// Bytes but ignored by the analysis.
+	Duplicates uint64
+	// OutOfOrder counts segments that arrived after later ones and filled a
+	// hole: late, not retransmitted.
+	OutOfOrder       uint64
 	SYNs, FINs, RSTs uint64
 
 	// ISN is the initial sequence number, valid iff SawSYN.
@@ -264,9 +271,15 @@ type Flow struct {
 	// the wire cannot tell). They are never needed to read the verdict.
 	Notes []string
 
-	// ConnState and History are exactly what Zeek's conn.log would say.
+	// ConnState and History are exactly what Zeek's conn.log would say (for
+	// the first Zeek record of the flow; see Zeek).
 	ConnState string
 	History   string
+	// Zeek lists every conn.log record Zeek would write for this flow, in
+	// order. Usually one; more when Zeek's own timers split what is one
+	// connection to us (a SYN unanswered for 5 s, then more packets; over
+	// 5 minutes idle).
+	Zeek []ZeekRecord
 
 	Timeline []Transition
 

@@ -1,0 +1,380 @@
+package reassembly
+
+import (
+	"time"
+
+	"github.com/tcpaudit/tcpaudit/capture"
+)
+
+// conn is a flow being tracked: the Flow it will hand out plus everything
+// needed to keep inferring states from later packets.
+//
+// State changes follow RFC 9293 section 3.10 ("Event Processing"), applied at
+// the capture point: a segment changes its sender's state when it is sent and
+// its receiver's state when it is received, and at the capture point both
+// happen at the wire time of the packet. The approximation is off by at most
+// one one-way delay, the capture point's distance to each host.
+type conn struct {
+	key  flowKey
+	f    *Flow
+	ends [2]endTrack
+	zeek zeekTracker
+
+	first, last int64
+
+	// Links of the table's recency list (see list.go).
+	prev, next *conn
+	list       *connList
+
+	head  [LadderHead]ladderRec
+	nhead int
+	tail  [LadderTail]ladderRec
+	ntail uint64
+
+	synAckSeen    bool
+	synAckTime    int64
+	synAckMissing bool // the client acknowledged a SYN-ACK we never saw
+	handshakeDone bool
+	refused       bool
+	closerSet     bool
+
+	rst rstInfo
+
+	blindRSTs    uint64
+	blindExample blindRST
+	unknownRSTs  uint64
+	backwards    uint64
+	maxBack      int64
+	finishedBy   string // why the flow left the table early, for Notes
+}
+
+// rstInfo is the first RST that was accepted (in window).
+type rstInfo struct {
+	accepted bool
+	by       Side
+	time     int64
+	// peerRepeats is how many retransmissions or probes the RST's receiver
+	// had sent into the RST sender's silence just before it.
+	peerRepeats uint32
+	// silence is how long the RST sender had been silent before it.
+	silence int64
+	// afterClose is set when both FINs had been acknowledged before.
+	afterClose bool
+}
+
+// blindRST describes the first RST ignored as outside the receive window.
+type blindRST struct {
+	from   Side
+	seq    Seq
+	lo, hi Seq
+}
+
+// ladderRec is a LadderStep before its time is converted at emission.
+type ladderRec struct {
+	t      int64
+	index  uint64
+	from   Side
+	flags  capture.Flags
+	seq    uint32
+	ack    uint32
+	length uint32
+	window uint16
+}
+
+func nanoTime(t int64) time.Time { return time.Unix(0, t).UTC() }
+
+// setState moves one end to st and records the transition.
+func (c *conn) setState(side Side, st State, t int64) {
+	e := &c.ends[side]
+	if e.state == st {
+		return
+	}
+	e.state = st
+	if st == TimeWait {
+		e.twSince = t
+	}
+	c.f.Timeline = append(c.f.Timeline, Transition{Time: nanoTime(t), Side: side, State: st})
+}
+
+func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
+	r := ladderRec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
+		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}
+	if c.nhead < LadderHead {
+		c.head[c.nhead] = r
+		c.nhead++
+		return
+	}
+	c.tail[c.ntail%LadderTail] = r
+	c.ntail++
+}
+
+// scaleKnown reports whether both SYNs were seen, so that window scaling
+// (RFC 7323 section 2.2) is known for both ends.
+func (c *conn) scaleKnown() bool { return c.ends[Client].sawSYN && c.ends[Server].sawSYN }
+
+// add applies one segment sent by side from at time t (already made
+// monotonic by the table). It does not allocate unless a state changes.
+func (c *conn) add(seg *capture.Segment, from Side, t int64, cfg *Config) {
+	to := from.Reverse()
+	s, r := &c.ends[from], &c.ends[to]
+	ep := &c.f.Ends[from]
+	ep.Packets++
+	ep.Bytes += uint64(seg.PayloadLen)
+	ep.WireBytes += uint64(seg.WireLen)
+	fl := seg.Flags
+	if fl.Has(capture.SYN) {
+		ep.SYNs++
+	}
+	if fl.Has(capture.FIN) {
+		ep.FINs++
+	}
+	if fl.Has(capture.RST) {
+		ep.RSTs++
+	}
+	c.recordLadder(seg, from, t)
+	c.zeek.add(seg, t, cfg)
+	c.last = t
+	c.f.LastIndex = seg.Index
+	if s.isDuplicate(seg, t) {
+		ep.Duplicates++
+		s.sentAt(t)
+		return
+	}
+	if fl.Has(capture.RST) {
+		c.onRST(seg, from, t)
+		s.sentAt(t)
+		return
+	}
+
+	kind := s.classify(seg, r)
+	switch kind {
+	case kindRetransmit:
+		ep.Retransmits++
+	case kindKeepAlive:
+		ep.KeepAlives++
+	case kindZeroWindowProbe:
+		ep.ZeroWindowProbes++
+	case kindOutOfOrder:
+		ep.OutOfOrder++
+	}
+	// Silence bookkeeping for half_open: a repeat only counts when it asks
+	// for something the peer has not acknowledged yet.
+	if s.runPackets == 0 {
+		s.runStart = t
+	}
+	s.runPackets++
+	if kind.repeat() && (kind != kindRetransmit || !r.ackValid ||
+		r.ack.LessThan(Seq(seg.Seq).Add(Size(seg.SeqLen())))) {
+		s.runRepeats++
+	}
+	r.runPackets, r.runRepeats = 0, 0
+
+	if fl.Has(capture.SYN) {
+		s.wscale = seg.WScale
+	}
+	s.win, s.winValid, s.winScaled = uint32(seg.Window), true, false
+	if !fl.Has(capture.SYN) && c.scaleKnown() {
+		// RFC 7323 section 2.3: scaling applies only if both SYNs offered it.
+		if s.wscale > 0 && r.wscale >= 0 {
+			s.win <<= uint(min(s.wscale, 14))
+		}
+		s.winScaled = true
+	}
+
+	if fl.Has(capture.SYN) {
+		c.onSYN(seg, from, t)
+	}
+	if fl.Has(capture.ACK) {
+		c.onACK(seg, from, t)
+	}
+	if fl.Has(capture.FIN) && !s.finSent {
+		c.onFIN(seg, from, t)
+	}
+	s.sentAt(t)
+}
+
+// onSYN handles a SYN or SYN-ACK sent by from.
+func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) {
+	to := from.Reverse()
+	s, r := &c.ends[from], &c.ends[to]
+	if !s.sawSYN {
+		s.sawSYN, s.isn = true, Seq(seg.Seq)
+		c.f.Ends[from].SawSYN, c.f.Ends[from].ISN = true, seg.Seq
+	}
+	s.synTime = t
+	if !seg.Flags.Has(capture.ACK) {
+		// RFC 9293 p. 54 (OPEN call): CLOSED -> SYN-SENT.
+		if s.state == Unknown || s.state == Closed {
+			c.setState(from, SynSent, t)
+		}
+		// RFC 9293 p. 68: SYN-SENT receiving a SYN is a simultaneous open.
+		if r.state == SynSent {
+			c.setState(to, SynRecv, t)
+		}
+		return
+	}
+	if !c.synAckSeen {
+		c.synAckSeen, c.synAckTime = true, t
+	}
+	// RFC 9293 p. 65: LISTEN receiving a SYN answers SYN,ACK -> SYN-RECEIVED.
+	switch s.state {
+	case Unknown, Closed, Listen, SynSent:
+		c.setState(from, SynRecv, t)
+	}
+	// RFC 9293 p. 68: SYN-SENT receiving an acceptable SYN,ACK -> ESTABLISHED.
+	switch {
+	case r.state == SynSent && Seq(seg.Ack) == r.isn+1:
+		c.setState(to, Established, t)
+	case r.state == Unknown && !r.sawSYN:
+		// The client's SYN was not captured; it must have sent one.
+		c.setState(to, Established, t)
+	}
+}
+
+// onACK handles the acknowledgment field of a segment sent by from.
+func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
+	to := from.Reverse()
+	s, r := &c.ends[from], &c.ends[to]
+	a := Seq(seg.Ack)
+	if !s.ackValid || s.ack.LessThan(a) {
+		s.ack, s.ackValid = a, true
+	}
+	// RFC 9293 p. 72: SYN-RECEIVED receiving an ACK of its SYN -> ESTABLISHED.
+	if r.state == SynRecv && r.sawSYN && r.isn.LessThan(a) {
+		c.setState(to, Established, t)
+		if to == Server && c.ends[Client].sawSYN && !c.handshakeDone {
+			c.handshakeDone = true
+			c.f.RTT = time.Duration(t - c.ends[Client].synTime)
+		}
+	}
+	// An ACK from an end still in SYN-SENT means it received a SYN-ACK the
+	// capture missed (one-way capture, or loss at the capture point).
+	if s.state == SynSent && !seg.Flags.Has(capture.SYN) {
+		c.synAckMissing = true
+		c.setState(from, Established, t)
+	}
+	// The receiver's FIN is acknowledged when ack >= its FIN's seq + 1.
+	if r.finSent && !r.finAcked && r.finSeq.LessThan(a) {
+		r.finAcked, r.finAckTime = true, t
+		switch r.state {
+		case FinWait1: // RFC 9293 p. 73
+			c.setState(to, FinWait2, t)
+		case Closing:
+			c.setState(to, TimeWait, t)
+		case LastAck:
+			c.setState(to, Closed, t)
+		}
+	}
+}
+
+// onFIN handles the first FIN sent by from; retransmitted FINs change
+// nothing (they were classified as retransmissions).
+func (c *conn) onFIN(seg *capture.Segment, from Side, t int64) {
+	to := from.Reverse()
+	s, r := &c.ends[from], &c.ends[to]
+	s.finSent = true
+	s.finSeq = Seq(seg.Seq).Add(Size(seg.SeqLen() - 1))
+	s.finTime = t
+	acksPeerFIN := r.finSent && seg.Flags.Has(capture.ACK) && r.finSeq.LessThan(Seq(seg.Ack))
+	switch {
+	case !c.closerSet:
+		c.closerSet = true
+		c.f.ActiveCloser = PartyOf(from)
+	case r.finSent && !acksPeerFIN:
+		// It closed before our peer's FIN reached it: simultaneous close.
+		c.f.ActiveCloser = ByBoth
+	}
+	// The sender (RFC 9293 p. 60, CLOSE call).
+	switch s.state {
+	case CloseWait:
+		if r.finSent && !acksPeerFIN {
+			c.setState(from, Closing, t)
+		} else {
+			c.setState(from, LastAck, t)
+		}
+	case Unknown, SynSent, SynRecv, Established:
+		c.setState(from, FinWait1, t)
+	}
+	// The receiver (RFC 9293 p. 75, "eighth, check the FIN bit").
+	switch r.state {
+	case Unknown, SynSent, SynRecv, Established:
+		c.setState(to, CloseWait, t)
+	case FinWait1:
+		c.setState(to, Closing, t)
+	case FinWait2:
+		c.setState(to, TimeWait, t)
+	}
+}
+
+// onRST handles a RST sent by from: accepted if RFC 5961 would, else counted
+// as a blind reset and otherwise ignored.
+func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
+	to := from.Reverse()
+	s, r := &c.ends[from], &c.ends[to]
+	ok, unknown, lo, hi := c.rstAcceptable(seg, from)
+	if !ok {
+		if c.blindRSTs == 0 {
+			c.blindExample = blindRST{from: from, seq: Seq(seg.Seq), lo: lo, hi: hi}
+		}
+		c.blindRSTs++
+		return
+	}
+	if unknown {
+		c.unknownRSTs++
+	}
+	s.rstSent = true
+	if !c.rst.accepted {
+		silence := int64(0)
+		if s.seen {
+			silence = t - s.last
+		} else {
+			silence = t - c.first
+		}
+		c.rst = rstInfo{accepted: true, by: from, time: t, peerRepeats: r.runRepeats, silence: silence,
+			afterClose: s.finAcked && r.finAcked}
+		if r.state == SynSent && !c.synAckSeen {
+			c.refused = true
+		}
+	}
+	r.runPackets, r.runRepeats = 0, 0
+	// RFC 9293 p. 70: an acceptable RST sends both ends to CLOSED.
+	c.setState(from, Closed, t)
+	c.setState(to, Closed, t)
+}
+
+// rstAcceptable applies RFC 5961 section 3.2 at the capture point: a RST is
+// acceptable when its sequence number lies in the receiver's window
+// [rcv.nxt, rcv.nxt+rcv.wnd), where rcv.nxt is the receiver's latest ACK.
+// (RFC 5961 has an in-window but inexact RST answered with a challenge ACK;
+// at the capture point the receiver's ACKs may lag what is in flight, so any
+// in-window RST is taken as ending the flow.) unknown reports that the window
+// could not be known (the flow started before the capture), in which case
+// the RST is accepted. lo and hi are the window checked.
+func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, unknown bool, lo, hi Seq) {
+	s, r := &c.ends[from], &c.ends[from.Reverse()]
+	seq := Seq(seg.Seq)
+	if r.state == SynSent && r.sawSYN {
+		// RFC 9293 p. 67: in SYN-SENT a RST is acceptable iff it ACKs the SYN.
+		want := r.isn + 1
+		return seg.Flags.Has(capture.ACK) && Seq(seg.Ack) == want, false, want, want + 1
+	}
+	if s.nxtValid && seq == s.nxt {
+		return true, false, seq, seq + 1
+	}
+	if !r.ackValid || !r.winValid {
+		return true, true, 0, 0
+	}
+	win := max(r.win, 1)
+	if r.winScaled {
+		return seq.InWindow(r.ack, Size(win)), false, r.ack, r.ack.Add(Size(win))
+	}
+	// Scale unknown: the raw window is a lower bound, raw<<14 an upper one.
+	if seq.InWindow(r.ack, Size(win)) {
+		return true, false, r.ack, r.ack.Add(Size(win))
+	}
+	maxWin := Size(min(uint64(win)<<14, 1<<30))
+	if !seq.InWindow(r.ack, maxWin) {
+		return false, false, r.ack, r.ack.Add(maxWin)
+	}
+	return true, true, 0, 0
+}

@@ -1,0 +1,204 @@
+package reassembly
+
+import "github.com/tcpaudit/tcpaudit/capture"
+
+// segKind is what a segment means for its sender's sequence space.
+type segKind uint8
+
+const (
+	kindAck             segKind = iota // no sequence space (pure ACK)
+	kindNew                            // advances the sender's snd.nxt
+	kindRetransmit                     // re-sends sequence space already sent
+	kindOutOfOrder                     // fills a hole left by an earlier jump ahead
+	kindKeepAlive                      // seq = snd.nxt-1 with 0 or 1 byte, everything acked
+	kindZeroWindowProbe                // probes a peer that advertised a zero window
+)
+
+// repeat reports whether the segment solicits an answer the peer has not
+// given yet: the evidence half_open is built on.
+func (k segKind) repeat() bool {
+	return k == kindRetransmit || k == kindKeepAlive || k == kindZeroWindowProbe
+}
+
+// maxHoles bounds the sequence holes remembered per endpoint. Capture-point
+// reordering rarely leaves more than one or two open at once; when more are
+// open the oldest is forgotten and a late filler counts as a retransmission.
+const maxHoles = 4
+
+type hole struct{ lo, hi Seq }
+
+// dupWindow is how close in time two identical segments must be to count as
+// one packet captured twice (SPAN ports, capturing on both ends, -i any on a
+// bridge). Real retransmissions are at least an RTO or a few RTTs apart.
+const dupWindow = int64(1_000_000) // 1 ms
+
+// signature identifies a segment for duplicate detection.
+type signature struct {
+	seq, ack uint32
+	flags    capture.Flags
+	window   uint16
+	length   uint32
+	hasTS    bool
+	tsval    uint32
+	time     int64
+	valid    bool
+}
+
+func signatureOf(seg *capture.Segment, t int64) signature {
+	return signature{seq: seg.Seq, ack: seg.Ack, flags: seg.Flags, window: seg.Window,
+		length: seg.PayloadLen, hasTS: seg.HasTS, tsval: seg.TSVal, time: t, valid: true}
+}
+
+// endTrack is the inferred TCP state of one end, as rebuilt from the
+// segments it sent and received. All times are Unix nanoseconds.
+type endTrack struct {
+	state State
+
+	sawSYN bool
+	isn    Seq
+	// nxt is one past the highest sequence number this end sent (its
+	// snd.nxt as seen at the capture point); valid iff nxtValid.
+	nxt      Seq
+	nxtValid bool
+	// ack is the highest acknowledgment this end sent, i.e. its rcv.nxt;
+	// valid iff ackValid.
+	ack      Seq
+	ackValid bool
+	// win is the last window this end advertised, scaled when the scale is
+	// known (winScaled); valid iff winValid.
+	win       uint32
+	winValid  bool
+	winScaled bool
+	wscale    int8
+
+	finSent    bool
+	finSeq     Seq // sequence number of the FIN octet
+	finTime    int64
+	finAcked   bool
+	finAckTime int64
+	rstSent    bool
+
+	first, last int64 // times of the first and last packet this end sent
+	seen        bool
+	synTime     int64 // time of the latest SYN (or SYN-ACK) this end sent
+	twSince     int64 // when it entered TIME_WAIT
+
+	holes  [maxHoles]hole
+	nholes uint8
+
+	// runPackets and runRepeats count what this end sent since its peer last
+	// sent anything; runStart is when that run began.
+	runPackets, runRepeats uint32
+	runStart               int64
+
+	lastSig signature
+}
+
+// classify decides what a non-RST segment means for its sender s and
+// advances s.nxt. peer is the receiving end, whose acks and window tell
+// keepalives and probes apart from data.
+func (s *endTrack) classify(seg *capture.Segment, peer *endTrack) segKind {
+	seq := Seq(seg.Seq)
+	end := seq.Add(Size(seg.SeqLen()))
+	syn, fin := seg.Flags.Has(capture.SYN), seg.Flags.Has(capture.FIN)
+	if !s.nxtValid {
+		s.nxt, s.nxtValid = end, true
+		if seg.SeqLen() == 0 {
+			return kindAck
+		}
+		return kindNew
+	}
+	plen := seg.PayloadLen
+	if !syn && !fin && plen <= 1 && seq == s.nxt-1 {
+		// RFC 9293 section 3.8.4 keepalives, and Linux zero-window probes
+		// (tcp_xmit_probe_skb), both send snd.una-1: one old octet or none.
+		if peer.winValid && peer.win == 0 {
+			return kindZeroWindowProbe
+		}
+		if !peer.ackValid || peer.ack == s.nxt {
+			return kindKeepAlive
+		}
+	}
+	if seg.SeqLen() == 0 {
+		return kindAck
+	}
+	if peer.winValid && peer.win == 0 && !syn && !fin && plen == 1 && seq == s.nxt {
+		// Other stacks probe a closed window with one new octet.
+		s.nxt = end
+		return kindZeroWindowProbe
+	}
+	if s.nxt.LessThan(end) {
+		kind := kindNew
+		if s.nxt.LessThan(seq) {
+			s.addHole(s.nxt, seq)
+		} else if seq.LessThan(s.nxt) && !s.fillHole(seq, s.nxt) {
+			kind = kindRetransmit // re-sends old octets along with new ones
+		}
+		s.nxt = end
+		return kind
+	}
+	if s.fillHole(seq, end) {
+		return kindOutOfOrder
+	}
+	return kindRetransmit
+}
+
+func (s *endTrack) addHole(lo, hi Seq) {
+	if int(s.nholes) == maxHoles {
+		copy(s.holes[:], s.holes[1:])
+		s.nholes--
+	}
+	s.holes[s.nholes] = hole{lo, hi}
+	s.nholes++
+}
+
+// fillHole removes [lo, hi) from the remembered holes and reports whether it
+// overlapped any: a segment that fills a hole is late, not retransmitted.
+func (s *endTrack) fillHole(lo, hi Seq) bool {
+	filled := false
+	for i := 0; i < int(s.nholes); i++ {
+		h := s.holes[i]
+		if !lo.LessThan(h.hi) || !h.lo.LessThan(hi) {
+			continue
+		}
+		filled = true
+		switch {
+		case lo.LessThanEq(h.lo) && h.hi.LessThanEq(hi): // covered: drop it
+			copy(s.holes[i:], s.holes[i+1:s.nholes])
+			s.nholes--
+			i--
+		case lo.LessThanEq(h.lo): // covers the front
+			s.holes[i].lo = hi
+		case h.hi.LessThanEq(hi): // covers the back
+			s.holes[i].hi = lo
+		default: // inside: keep the front part, and the back part if room
+			s.holes[i].hi = lo
+			if int(s.nholes) < maxHoles {
+				s.holes[s.nholes] = hole{hi, h.hi}
+				s.nholes++
+			}
+		}
+	}
+	return filled
+}
+
+// isDuplicate reports whether seg is the same packet as the previous one this
+// end sent, captured a second time. Pure ACKs are never called duplicates:
+// identical duplicate ACKs are normal TCP (RFC 5681) and change nothing.
+func (s *endTrack) isDuplicate(seg *capture.Segment, t int64) bool {
+	prev, cur := s.lastSig, signatureOf(seg, t)
+	s.lastSig = cur
+	if !prev.valid || (seg.SeqLen() == 0 && !seg.Flags.Has(capture.RST)) || t-prev.time > dupWindow {
+		return false
+	}
+	cur.time = prev.time
+	return cur == prev
+}
+
+// sentAt records that this end sent a packet at t.
+func (s *endTrack) sentAt(t int64) {
+	if !s.seen {
+		s.seen, s.first = true, t
+	}
+	s.last = t
+}

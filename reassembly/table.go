@@ -1,0 +1,274 @@
+package reassembly
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"github.com/tcpaudit/tcpaudit/capture"
+)
+
+// flowKey identifies a 4-tuple regardless of direction: the two endpoints in
+// netip.AddrPort.Compare order. It is comparable, so it is the map key as is.
+type flowKey struct{ a, b netip.AddrPort }
+
+func keyOf(src, dst netip.AddrPort) flowKey {
+	if src.Compare(dst) <= 0 {
+		return flowKey{src, dst}
+	}
+	return flowKey{dst, src}
+}
+
+// TableStats counts what the table did.
+type TableStats struct {
+	Packets uint64 // segments added
+	Active  int    // flows tracked now
+	Total   uint64 // flows created
+	Emitted uint64 // flows handed to emit
+	// Evicted counts flows finished early because the table was full
+	// (Config.MaxFlows); IdleExpired those finished by Config.IdleTimeout.
+	Evicted, IdleExpired uint64
+	// Backwards counts segments whose timestamp was earlier than one
+	// already seen; they are taken as simultaneous with the latest.
+	Backwards uint64
+}
+
+// Table is the flow table: it routes segments to flows, creates flows, and
+// hands each flow out once it is final.
+//
+// A Table is not safe for concurrent use. It keeps two recency lists, flows
+// still in progress and flows that are finished (both ends CLOSED or in
+// TIME_WAIT) but may still see stray packets; both are ordered by last
+// packet, so expiry only ever looks at their heads.
+type Table struct {
+	cfg    Config
+	emit   func(*Flow)
+	flows  map[flowKey]*conn
+	active connList
+	done   connList
+	nextID uint64
+	now    int64
+	seen   bool
+	stats  TableStats
+}
+
+// NewTable returns an empty flow table. emit is called exactly once per
+// flow, when the flow is finished and no later packet can change it (its
+// TIME_WAIT expired, it was reset or refused and stayed quiet for the
+// TIME_WAIT period, it was idle for cfg.IdleTimeout, it was evicted by
+// cfg.MaxFlows, or a new SYN replaced it on the same 4-tuple), and by Close
+// for every remaining flow. Emitted flows are final and owned by the receiver.
+func NewTable(cfg Config, emit func(*Flow)) *Table {
+	return &Table{cfg: cfg, emit: emit, flows: make(map[flowKey]*conn)}
+}
+
+// Add feeds one segment, in capture order. It does not allocate for a
+// segment of an existing flow unless an endpoint changes state.
+func (t *Table) Add(seg *capture.Segment) {
+	t.stats.Packets++
+	ts := seg.Time
+	if !t.seen {
+		t.now, t.seen = ts, true
+	}
+	var back int64
+	if ts < t.now {
+		// Timestamps going backwards (clock steps, merged captures with
+		// skew) must not run timers backwards: take the packet as
+		// simultaneous with the latest one, and say so in the flow's notes.
+		back, ts = t.now-ts, t.now
+		t.stats.Backwards++
+	}
+	t.now = ts
+	t.expire()
+
+	k := keyOf(seg.Src, seg.Dst)
+	c := t.flows[k]
+	if c != nil && c.startsNew(seg) {
+		c.endTimeWait(ts)
+		t.finish(c, ts, "a new connection (SYN) on the same 4-tuple replaced it")
+		c = nil
+	}
+	if c == nil {
+		c = t.newConn(k, seg, ts)
+	}
+	if back > 0 {
+		c.backwards++
+		c.maxBack = max(c.maxBack, back)
+	}
+	from := Client
+	if seg.Src != c.f.Ends[Client].Addr {
+		from = Server
+	}
+	c.add(seg, from, ts, &t.cfg)
+	t.touch(c)
+}
+
+// Close finishes the capture at endNanos: every remaining flow is
+// classified as of that instant (or its last packet, if later) and emitted,
+// in ID order.
+func (t *Table) Close(endNanos int64) {
+	if endNanos < t.now {
+		endNanos = t.now
+	}
+	rest := make([]*conn, 0, len(t.flows))
+	for _, c := range t.flows {
+		rest = append(rest, c)
+	}
+	slices.SortFunc(rest, func(a, b *conn) int { return cmp.Compare(a.f.ID, b.f.ID) })
+	for _, c := range rest {
+		t.finish(c, max(endNanos, c.last), "")
+	}
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() TableStats {
+	s := t.stats
+	s.Active = len(t.flows)
+	return s
+}
+
+// States calls fn for each end of every tracked flow with its current
+// state, TIME_WAIT expiry applied as of the latest packet. It is meant for
+// live snapshots.
+func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
+	for _, c := range t.flows {
+		for side := range c.ends {
+			st := c.ends[side].state
+			if st == TimeWait && t.now-c.ends[side].twSince >= int64(t.cfg.TimeWait) {
+				st = Closed
+			}
+			fn(c.f.Ends[side].Addr, st)
+		}
+	}
+}
+
+// linger is how long a finished flow is kept for stray packets.
+func (t *Table) linger() int64 { return max(int64(t.cfg.TimeWait), 0) }
+
+// expire emits finished flows whose TIME_WAIT ran out and idle flows.
+func (t *Table) expire() {
+	for c := t.done.head; c != nil && t.now-c.last >= t.linger(); c = t.done.head {
+		t.finish(c, c.last+t.linger(), "")
+	}
+	idle := int64(t.cfg.IdleTimeout)
+	if idle <= 0 {
+		return
+	}
+	for c := t.active.head; c != nil && t.now-c.last >= idle; c = t.active.head {
+		t.stats.IdleExpired++
+		t.finish(c, c.last+idle, "no packet for the idle timeout ("+fmtDur(idle)+")")
+	}
+}
+
+func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
+	if t.cfg.MaxFlows > 0 && len(t.flows) >= t.cfg.MaxFlows {
+		victim := t.done.head
+		if victim == nil {
+			victim = t.active.head
+		}
+		if victim != nil {
+			t.stats.Evicted++
+			t.finish(victim, t.now, "evicted from a full flow table (--max-flows)")
+		}
+	}
+	t.nextID++
+	client, server, reason := roles(seg)
+	f := &Flow{ID: t.nextID, RolesInferred: reason != "", RoleReason: reason,
+		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, Timeline: make([]Transition, 0, 8)}
+	f.Ends[Client].Addr, f.Ends[Server].Addr = client, server
+	c := &conn{key: k, f: f, first: ts, last: ts}
+	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
+	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
+		// The connection was established before the capture began.
+		c.setState(Client, Established, ts)
+		c.setState(Server, Established, ts)
+	}
+	t.flows[k] = c
+	t.active.pushBack(c)
+	t.stats.Total++
+	return c
+}
+
+// touch moves c to the back of its recency list, or to the finished list
+// once both ends are closed.
+func (t *Table) touch(c *conn) {
+	l := &t.active
+	if c.finished() {
+		l = &t.done
+	}
+	c.list.remove(c)
+	l.pushBack(c)
+}
+
+func (t *Table) finish(c *conn, at int64, why string) {
+	delete(t.flows, c.key)
+	c.list.remove(c)
+	c.finishedBy = why
+	c.finalize(at, &t.cfg)
+	t.stats.Emitted++
+	t.emit(c.f)
+}
+
+// roles picks client and server from a flow's first segment: the SYN's
+// sender is the client; without a SYN, a SYN-ACK's receiver is; then the end
+// with the more server-like port is the server (well-known below 1024, then
+// registered below Linux's ephemeral range, then the lower port); then the
+// first packet's sender is the client. reason is "" when a SYN said it.
+func roles(seg *capture.Segment) (client, server netip.AddrPort, reason string) {
+	switch {
+	case seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.ACK):
+		return seg.Src, seg.Dst, ""
+	case seg.Flags.Has(capture.SYN):
+		return seg.Dst, seg.Src, "SYN-ACK"
+	}
+	sp, dp := seg.Src.Port(), seg.Dst.Port()
+	sr, dr := portRank(sp), portRank(dp)
+	switch {
+	case dr < sr, dr == sr && dr < 2 && dp < sp:
+		return seg.Src, seg.Dst, "ports"
+	case sr < dr, sr == dr && sr < 2 && sp < dp:
+		return seg.Dst, seg.Src, "ports"
+	}
+	return seg.Src, seg.Dst, "first packet"
+}
+
+// portRank orders ports by how server-like they are.
+func portRank(p uint16) int {
+	switch {
+	case p < 1024:
+		return 0
+	case p < 32768: // below Linux's default ip_local_port_range
+		return 1
+	}
+	return 2
+}
+
+// connList is an intrusive doubly linked list of conns, oldest first.
+type connList struct{ head, tail *conn }
+
+func (l *connList) pushBack(c *conn) {
+	c.list, c.prev, c.next = l, l.tail, nil
+	if l.tail != nil {
+		l.tail.next = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+}
+
+func (l *connList) remove(c *conn) {
+	if l == nil || c.list != l {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.prev, c.next, c.list = nil, nil, nil
+}

@@ -1,0 +1,830 @@
+package reassembly
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/tcpaudit/tcpaudit/capture"
+)
+
+// This file models how Zeek's TCP analyzer (TCPSessionAdapter, TCP_Endpoint,
+// TCP_Reassembler) and base/protocols/conn compute conn.log's conn_state and
+// history, so that every flow can carry them exactly. It is a separate, much
+// coarser state machine than ours on purpose: Zeek's endpoint states
+// (INACTIVE, SYN_SENT, ...) are not TCP states, its originator is not always
+// our client, and its records do not always coincide with our flows (timers
+// end them; see zeekTracker).
+//
+// Known differences, kept because the Segment record does not carry what
+// Zeek would need: checksums are not verified (Zeek's 'C' letter and the
+// packets it drops without -C), and payload cut by the snap length is taken
+// as captured (Zeek does not reassemble it, which yields gap letters).
+
+// zState is a Zeek TCP endpoint state (TCP_ENDPOINT_*).
+type zState uint8
+
+const (
+	zInactive zState = iota
+	zSynSent
+	zSynAckSent
+	zPartial
+	zEstablished
+	zClosed
+	zReset
+)
+
+func (s zState) handshake() bool { return s == zInactive || s == zSynSent || s == zSynAckSent }
+
+// Zeek's timer defaults (init-bare.zeek) that decide where records end.
+const (
+	zeekAttemptDelay = int64(5 * time.Second) // tcp_attempt_delay
+	zeekCloseDelay   = int64(5 * time.Second) // tcp_close_delay
+	zeekSYNTimeout   = int64(5 * time.Second) // tcp_SYN_timeout
+	zeekSessionTimer = int64(6 * time.Second) // tcp_session_timer
+	zeekLinger       = int64(5 * time.Second) // tcp_connection_linger
+	zeekInactivity   = int64(5 * time.Minute) // tcp_inactivity_timeout
+	zeekTooLargeSeq  = 1048576                // TOO_LARGE_SEQ_DELTA
+	zeekMaxBlocks    = 8                      // out-of-order blocks kept
+	zeekHistCap      = 16                     // initial history capacity
+)
+
+// History bits (TCP_Endpoint::HIST_*); the responder's are shifted by 16.
+const (
+	histSYN uint32 = 1 << iota
+	histFIN
+	histRST
+	histFINRST
+	histData
+	histACK
+	histMulti
+)
+
+// zeekLikelyServerPorts approximates Zeek's likely_server_ports: the ports
+// its default protocol scripts register. It only matters for connections
+// whose first packet is neither a SYN nor a SYN-ACK.
+var zeekLikelyServerPorts = map[uint16]bool{
+	21: true, 22: true, 23: true, 25: true, 53: true, 69: true, 79: true, 80: true, 81: true,
+	88: true, 110: true, 111: true, 113: true, 135: true, 139: true, 143: true, 161: true,
+	162: true, 179: true, 389: true, 443: true, 445: true, 502: true, 514: true, 563: true,
+	585: true, 587: true, 614: true, 631: true, 636: true, 989: true, 990: true, 992: true,
+	993: true, 995: true, 1080: true, 1194: true, 1433: true, 1812: true, 1883: true,
+	2049: true, 2811: true, 3128: true, 3268: true, 3306: true, 3389: true, 5060: true,
+	5222: true, 5223: true, 5269: true, 5432: true, 5900: true, 6379: true, 6666: true,
+	6667: true, 6668: true, 6669: true, 8000: true, 8080: true, 8888: true, 20000: true,
+}
+
+// ZeekRecord is one row Zeek's conn.log would have for (part of) a flow.
+type ZeekRecord struct {
+	// FirstIndex is the capture packet number of the record's first packet.
+	FirstIndex uint64
+	// Orig and Resp are Zeek's originator and responder, which may be the
+	// reverse of our client and server.
+	Orig, Resp netip.AddrPort
+	ConnState  string
+	History    string
+}
+
+// zEnd is one Zeek endpoint (TCP_Endpoint).
+type zEnd struct {
+	state, prev        zState
+	start, last, ack   uint32
+	seqWraps, ackWraps uint32
+	didClose           bool
+	finCnt, rstCnt     uint32
+	finSeq             uint64 // relative, one past the FIN
+	histSYN            uint64
+	histFIN            uint64
+	histRST            uint64
+	rxmt, rxmtThresh   uint32
+	win0, win0Thresh   uint32
+	gap, gapThresh     uint32
+
+	// Reassembler state, relative sequence numbers: delivered is
+	// last_reassem_seq, trim is trim_seq, blocks hold data above a hole.
+	delivered uint64
+	trim      uint64
+	blocks    [zeekMaxBlocks]zBlock
+	nblocks   int
+}
+
+type zBlock struct{ lo, hi uint64 }
+
+// zRecord is one Zeek connection record in progress.
+type zRecord struct {
+	orig, resp netip.AddrPort
+	ep         [2]zEnd // [0] is the originator, [1] the responder
+	hist       []byte
+	histSeen   uint32
+	firstIndex uint64
+	startTime  int64
+	lastTime   int64 // Conn()->LastTime()
+	isActive   bool
+	isPartial  bool
+	seenFirst  [2]bool
+	attemptAt  int64 // pending AttemptTimer, 0 if none
+	deleteAt   int64 // pending delete timer, 0 if none
+	expireAt   int64 // next ExpireTimer
+}
+
+// zeekTracker follows Zeek's records over the packets of one of our flows.
+// Zeek ends a record when a timer fires (a SYN unanswered for 5 s, 5 s after
+// a close, 5 minutes idle) or a SYN reuses a closed 5-tuple; the next packet
+// then starts a new one. done keeps the records already ended.
+type zeekTracker struct {
+	cur    zRecord
+	active bool
+	done   []ZeekRecord
+}
+
+func (z *zeekTracker) add(seg *capture.Segment, t int64, _ *Config) {
+	if z.active && (z.cur.expired(t) || z.cur.isReuse(seg)) {
+		z.finishRecord()
+	}
+	if !z.active {
+		z.cur.begin(seg, t)
+		z.active = true
+	}
+	z.cur.process(seg, t)
+}
+
+func (z *zeekTracker) finishRecord() {
+	z.done = append(z.done, z.cur.record())
+	z.active = false
+}
+
+// records returns every record, ending the current one.
+func (z *zeekTracker) records() []ZeekRecord {
+	if z.active {
+		z.finishRecord()
+	}
+	return z.done
+}
+
+func (r *zRecord) record() ZeekRecord {
+	return ZeekRecord{FirstIndex: r.firstIndex, Orig: r.orig, Resp: r.resp,
+		ConnState: r.connState(), History: string(r.hist)}
+}
+
+// begin starts a record with seg as its first packet. Zeek makes the
+// sender the originator, except (TCPAnalyzer::WantConnection) that a
+// SYN-ACK's sender is taken as the responder, and a first packet without SYN
+// from a likely server port to an unlikely one is flipped too.
+func (r *zRecord) begin(seg *capture.Segment, t int64) {
+	hist := r.hist[:0]
+	if hist == nil {
+		hist = make([]byte, 0, zeekHistCap)
+	}
+	*r = zRecord{orig: seg.Src, resp: seg.Dst, hist: hist, firstIndex: seg.Index,
+		startTime: t, lastTime: t, isActive: true, expireAt: t + zeekSYNTimeout}
+	for i := range r.ep {
+		r.ep[i].rxmtThresh, r.ep[i].win0Thresh, r.ep[i].gapThresh = 1, 1, 1
+		r.ep[i].delivered = 1
+	}
+	if zeekFlip(seg) {
+		r.orig, r.resp = r.resp, r.orig
+		r.hist = append(r.hist, '^')
+	}
+}
+
+func zeekFlip(seg *capture.Segment) bool {
+	syn, ack := seg.Flags.Has(capture.SYN), seg.Flags.Has(capture.ACK)
+	switch {
+	case syn && !ack:
+		return false
+	case syn:
+		return true
+	}
+	src, dst := seg.Src.Port(), seg.Dst.Port()
+	if !zeekLikelyServerPorts[src] {
+		return false
+	}
+	if zeekLikelyServerPorts[dst] {
+		return src < dst
+	}
+	return true
+}
+
+// expired reports whether one of Zeek's timers would have removed the
+// record before a packet at time t.
+func (r *zRecord) expired(t int64) bool {
+	if r.deleteAt != 0 && t >= r.deleteAt {
+		return true
+	}
+	if t-r.lastTime > zeekInactivity {
+		return true
+	}
+	o, p := &r.ep[0], &r.ep[1]
+	if r.attemptAt != 0 && t >= r.attemptAt {
+		r.attemptAt = 0
+		if r.isActive && (o.state == zSynSent || o.state == zSynAckSent) && p.state == zInactive {
+			return true
+		}
+	}
+	if !r.isActive || r.expireAt > t {
+		return false
+	}
+	// ExpireTimer fires every tcp_session_timer; nothing changes between
+	// packets, so the first firing after lastTime+linger decides.
+	fire := r.expireAt
+	if fire <= r.lastTime+zeekLinger {
+		k := (r.lastTime+zeekLinger-fire)/zeekSessionTimer + 1
+		fire += k * zeekSessionTimer
+	}
+	if fire > t {
+		r.expireAt = fire
+		return false
+	}
+	if o.didClose || p.didClose {
+		if (o.didClose && p.didClose) || o.state == zReset || p.state == zReset ||
+			o.state == zInactive || p.state == zInactive {
+			return true
+		}
+	}
+	if o.state == zInactive && p.state == zInactive {
+		return true
+	}
+	r.expireAt = fire + ((t-fire)/zeekSessionTimer+1)*zeekSessionTimer
+	return false
+}
+
+// isReuse mirrors TCPSessionAdapter::IsReuse: a SYN on a closed record, or
+// with a new initial sequence number, starts a new record.
+func (r *zRecord) isReuse(seg *capture.Segment) bool {
+	if !seg.Flags.Has(capture.SYN) {
+		return false
+	}
+	connOrig := &r.ep[0]
+	if seg.Flags.Has(capture.ACK) {
+		if r.ep[0].state != zInactive {
+			return false
+		}
+		connOrig = &r.ep[1]
+	}
+	if r.ep[0].didClose || r.ep[1].didClose {
+		return true
+	}
+	if seg.Seq == connOrig.start {
+		return false
+	}
+	return seg.Flags.Has(capture.ACK) || connOrig.state != zSynAckSent ||
+		r.ep[1].state != zInactive || seg.Seq != r.ep[1].start
+}
+
+func (r *zRecord) addHistory(isOrig bool, code byte) {
+	if !isOrig {
+		code += 'a' - 'A'
+	}
+	r.hist = append(r.hist, code)
+}
+
+// checkHistory adds code the first time mask is seen and reports whether it
+// had been seen before (Connection::CheckHistory).
+func (r *zRecord) checkHistory(isOrig bool, mask uint32, code byte) bool {
+	if !isOrig {
+		mask <<= 16
+	}
+	if r.histSeen&mask == 0 {
+		r.histSeen |= mask
+		r.addHistory(isOrig, code)
+		return false
+	}
+	return true
+}
+
+// scaled adds code at the 1st, 10th, 100th... event
+// (Connection::ScaledHistoryEntry).
+func (r *zRecord) scaled(isOrig bool, code byte, counter, threshold *uint32) {
+	*counter++
+	if *counter != *threshold {
+		return
+	}
+	r.addHistory(isOrig, code)
+	if next := *threshold * 10; next > *threshold {
+		*threshold = next
+	} else {
+		*counter = 0
+	}
+}
+
+func (e *zEnd) setState(s zState) {
+	if s != e.state {
+		e.prev, e.state = e.state, s
+	}
+}
+
+func full(seq, wraps uint32) uint64 { return uint64(wraps)<<32 | uint64(seq) }
+
+// relSeq mirrors get_relative_seq.
+func (e *zEnd) relSeq(cur, last, wraps uint32) (rel uint64, underflow bool) {
+	delta := int32(cur - last)
+	if delta < 0 {
+		if wraps > 0 && cur > last {
+			wraps--
+		}
+	} else if delta > 0 && cur < last {
+		wraps++
+	}
+	if wraps == 0 {
+		d := int32(cur - e.start)
+		return uint64(int64(d)), d < 0
+	}
+	return full(cur, wraps) - uint64(e.start), false
+}
+
+func (e *zEnd) updateLastSeq(seq uint32) {
+	if seq < e.last {
+		e.seqWraps++
+	}
+	e.last = seq
+}
+
+func (e *zEnd) updateAckSeq(seq uint32) {
+	if seq < e.ack {
+		e.ackWraps++
+	}
+	e.ack = seq
+}
+
+func (e *zEnd) initSeqs(start, last uint32) {
+	e.start, e.ack, e.last = start, start, last
+	e.seqWraps, e.ackWraps = 0, 0
+}
+
+func (e *zEnd) noDataAcked() bool {
+	a := full(e.ack, e.ackWraps)
+	return a == uint64(e.start) || a == uint64(e.start)+1
+}
+
+// size mirrors TCP_Endpoint::Size: payload bytes from sequence numbers.
+func (e *zEnd) size(peer *zEnd) uint64 {
+	if e.prev == zSynSent && e.state == zReset && peer.state == zInactive && !e.noDataAcked() {
+		return 0
+	}
+	last, ack := full(e.last, e.seqWraps), full(e.ack, e.ackWraps)
+	size := max(last, ack) - uint64(e.start)
+	if size != 0 {
+		size--
+	}
+	if e.finCnt > 0 && size != 0 {
+		size--
+	}
+	return size
+}
+
+// process mirrors TCPSessionAdapter::Process for one packet.
+func (r *zRecord) process(seg *capture.Segment, t int64) {
+	isOrig := seg.Src == r.orig
+	ei := 1
+	if isOrig {
+		ei = 0
+	}
+	e, p := &r.ep[ei], &r.ep[1-ei]
+	fl := seg.Flags
+	syn, fin, rst, ack := fl.Has(capture.SYN), fl.Has(capture.FIN), fl.Has(capture.RST), fl.Has(capture.ACK)
+	plen := seg.PayloadLen
+
+	// SetPartialStatus.
+	if isOrig {
+		if !r.seenFirst[0] {
+			r.isPartial = !syn || ack
+		}
+	} else if !r.seenFirst[1] && !r.isPartial {
+		r.isPartial = !syn
+	}
+
+	segLen := plen
+	if syn {
+		segLen++
+	}
+	if fin {
+		segLen++
+	}
+	if rst {
+		segLen -= plen
+	}
+	onePast := seg.Seq + segLen
+
+	// init_endpoint.
+	switch e.state {
+	case zInactive:
+		if syn {
+			e.initSeqs(seg.Seq, onePast)
+		} else {
+			e.initSeqs(seg.Seq-1, seg.Seq)
+		}
+	case zSynSent, zSynAckSent:
+		if syn && seg.Seq != e.start {
+			e.initSeqs(seg.Seq, onePast)
+		}
+	case zEstablished, zPartial:
+		if syn {
+			e.initSeqs(seg.Seq, onePast)
+		}
+	case zReset:
+		if syn && e.prev == zInactive {
+			e.initSeqs(seg.Seq, onePast)
+		}
+	}
+
+	relSeq, underflow := e.relSeq(seg.Seq, e.last, e.seqWraps)
+	r.updateHistory(e, isOrig, fl, relSeq, plen)
+
+	// update_window: zero windows are interesting unless with or after a RST
+	// or after the peer's FIN. (Scaling cannot turn a zero into non-zero.)
+	if seg.Window == 0 && !rst && p.state != zClosed && e.state != zReset {
+		r.scaled(isOrig, 'W', &e.win0, &e.win0Thresh)
+	}
+	if !e.didClose || !p.didClose {
+		r.lastTime = t
+	}
+	if fin {
+		e.finCnt++
+		e.finSeq = relSeq + uint64(segLen)
+	}
+	if rst {
+		e.rstCnt++
+	}
+
+	var relAck uint64
+	if ack {
+		if p.state == zInactive {
+			relAck = 1
+			p.initSeqs(seg.Ack-1, seg.Ack-1)
+		} else {
+			var under bool
+			relAck, under = p.relSeq(seg.Ack, p.ack, p.ackWraps)
+			if under {
+				relAck = 0
+			} else if !rst {
+				if d := int32(seg.Ack - p.ack); !(seg.Ack == 0 && d > zeekTooLargeSeq) && d > 0 {
+					p.updateAckSeq(seg.Ack)
+				}
+			}
+		}
+	}
+
+	// update_last_seq.
+	deltaLast := int32(onePast - e.last)
+	switch {
+	case (syn || rst) && (deltaLast > zeekTooLargeSeq || deltaLast < -zeekTooLargeSeq):
+	case fin && e.last == e.start+1:
+		e.updateLastSeq(onePast)
+	case e.state == zReset:
+	case deltaLast > 0:
+		e.updateLastSeq(onePast)
+	case plen > 0:
+		r.scaled(isOrig, 'T', &e.rxmt, &e.rxmtThresh)
+	}
+
+	doClose, flipped := r.updateStateMachine(e, p, isOrig, seg, fl)
+	if flipped {
+		// The endpoints swapped slots; follow the same endpoint objects.
+		e, p, isOrig = p, e, !isOrig
+	}
+
+	if ack {
+		r.ackReceived(p, relAck)
+	}
+	relData := relSeq
+	if syn {
+		relData++
+	}
+	if plen > 0 && !rst && !underflow {
+		r.dataSent(e, relData, uint64(plen))
+	}
+	if isOrig {
+		r.seenFirst[0] = true
+	} else {
+		r.seenFirst[1] = true
+	}
+	if doClose {
+		r.connectionClosed(e, p)
+	}
+}
+
+// updateHistory mirrors update_history.
+func (r *zRecord) updateHistory(e *zEnd, isOrig bool, fl capture.Flags, relSeq uint64, plen uint32) {
+	syn, fin, rst := fl.Has(capture.SYN), fl.Has(capture.FIN), fl.Has(capture.RST)
+	bits := 0
+	for _, b := range [...]bool{syn, fin, rst} {
+		if b {
+			bits++
+		}
+	}
+	switch {
+	case bits > 1:
+		if fin && rst {
+			r.checkHistory(isOrig, histFINRST, 'I')
+		} else {
+			r.checkHistory(isOrig, histMulti, 'Q')
+		}
+	case syn:
+		code := byte('S')
+		if fl.Has(capture.ACK) {
+			code = 'H'
+		}
+		if r.checkHistory(isOrig, histSYN, code) && relSeq != e.histSYN {
+			r.addHistory(isOrig, code)
+		}
+		e.histSYN = relSeq
+	case fin:
+		end := relSeq + uint64(plen)
+		if r.checkHistory(isOrig, histFIN, 'F') && end != e.histFIN {
+			r.addHistory(isOrig, 'F')
+		}
+		e.histFIN = end
+	case rst:
+		if r.checkHistory(isOrig, histRST, 'R') && relSeq != e.histRST {
+			r.addHistory(isOrig, 'R')
+		}
+		e.histRST = relSeq
+	case plen > 0:
+		r.checkHistory(isOrig, histData, 'D')
+	case fl.Has(capture.ACK):
+		r.checkHistory(isOrig, histACK, 'A')
+	}
+}
+
+// updateStateMachine mirrors UpdateStateMachine and its per-state helpers;
+// it returns do_close, and whether the roles were flipped.
+func (r *zRecord) updateStateMachine(e, p *zEnd, isOrig bool, seg *capture.Segment, fl capture.Flags) (doClose, flipped bool) {
+	syn, fin, rst, ack := fl.Has(capture.SYN), fl.Has(capture.FIN), fl.Has(capture.RST), fl.Has(capture.ACK)
+	switch e.state {
+	case zInactive:
+		if syn {
+			if isOrig {
+				if ack {
+					e.setState(zSynAckSent)
+				} else {
+					e.setState(zSynSent)
+				}
+				r.attemptAt = r.lastTime + zeekAttemptDelay
+			} else {
+				if !ack && p.state == zSynAckSent && seg.Seq == e.start {
+					// SYN/SYN-ACK reversal: flip and establish.
+					r.isPartial = false
+					r.flip()
+					flipped = true
+					e, p = p, e
+					isOrig = !isOrig
+					p.setState(zEstablished)
+					r.seenFirst[0] = true
+				}
+				if p.state == zSynSent {
+					p.setState(zEstablished)
+				}
+				e.setState(zEstablished)
+			}
+		}
+		if fin {
+			e.setState(zClosed)
+			doClose = true
+		}
+		if rst {
+			e.setState(zReset)
+			doClose = true
+		}
+		if e.state == zInactive {
+			switch {
+			case !isOrig && seg.PayloadLen == 0 && r.ep[0].state == zSynSent:
+				// An ACK of a SYN before the SYN-ACK: not a partial connection.
+			case ack && p.state == zEstablished:
+				e.setState(zEstablished)
+				r.isPartial = false
+				r.seenFirst[r.idx(isOrig)] = true
+			default:
+				e.setState(zPartial)
+			}
+		}
+	case zSynSent, zSynAckSent:
+		if fin {
+			e.setState(zClosed)
+			doClose = true
+		}
+		if rst {
+			e.setState(zReset)
+			r.isActive = false // ConnectionReset
+			doClose = true
+		}
+	case zEstablished, zPartial:
+		if syn && e.state == zPartial && p.state == zInactive && !ack {
+			e.setState(zSynSent)
+		}
+		if fin && !rst {
+			e.setState(zClosed)
+			if p.state == zReset && p.prev == zClosed {
+				// FIN then RST from the peer was a normal termination.
+				p.setState(zClosed)
+			}
+			doClose = true
+		}
+		if rst {
+			e.setState(zReset)
+			doClose = true
+			if p.state != zReset || p.prev != zEstablished {
+				r.isActive = false
+			}
+		}
+	case zClosed:
+		if rst && p.state != zClosed {
+			e.setState(zReset)
+			if !e.didClose {
+				doClose = true
+			}
+		}
+	case zReset:
+	}
+	return doClose, flipped
+}
+
+func (r *zRecord) idx(isOrig bool) int {
+	if isOrig {
+		return 0
+	}
+	return 1
+}
+
+// flip mirrors Connection::FlipRoles: history bits stay where they are.
+func (r *zRecord) flip() {
+	r.orig, r.resp = r.resp, r.orig
+	r.ep[0], r.ep[1] = r.ep[1], r.ep[0]
+	r.seenFirst[0], r.seenFirst[1] = r.seenFirst[1], r.seenFirst[0]
+	r.hist = append(r.hist, '^')
+}
+
+// connectionClosed mirrors TCPSessionAdapter::ConnectionClosed (without
+// deferral for undelivered data).
+func (r *zRecord) connectionClosed(e, p *zEnd) {
+	if e.didClose {
+		return
+	}
+	e.didClose = true
+	if e.state == zReset || p.didClose || p.state == zInactive {
+		if e.prev != zInactive || p.state != zInactive {
+			r.isActive = false // ConnectionFinished
+		}
+		r.attemptAt = 0 // CancelTimers
+		r.expireAt = 1<<63 - 1
+		r.deleteAt = r.lastTime + zeekCloseDelay
+		return
+	}
+	if e.prev != zInactive {
+		r.expireAt = min(r.expireAt, r.lastTime+zeekSessionTimer)
+	}
+}
+
+// clean mirrors is_clean in TCP_Reassembler.cc.
+func (e *zEnd) clean() bool {
+	return e.state == zEstablished || (e.state == zClosed && e.prev == zEstablished)
+}
+
+// dataSent mirrors TCP_Reassembler::DataSent and Reassembler::NewBlock.
+func (r *zRecord) dataSent(e *zEnd, seq, n uint64) {
+	ack := full(e.ack, e.ackWraps) - uint64(e.start)
+	upper := seq + n
+	if seq < ack {
+		if upper <= ack {
+			return
+		}
+		seq = ack
+	}
+	if upper <= e.trim {
+		return
+	}
+	seq = max(seq, e.trim)
+	if seq <= e.delivered {
+		e.delivered = max(e.delivered, upper)
+		e.drainBlocks()
+		return
+	}
+	e.addBlock(seq, upper)
+}
+
+func (e *zEnd) addBlock(lo, hi uint64) {
+	if e.nblocks == zeekMaxBlocks {
+		copy(e.blocks[:], e.blocks[1:])
+		e.nblocks--
+	}
+	e.blocks[e.nblocks] = zBlock{lo, hi}
+	e.nblocks++
+}
+
+// drainBlocks delivers blocks that the delivered point has reached.
+func (e *zEnd) drainBlocks() {
+	for moved := true; moved; {
+		moved = false
+		for i := 0; i < e.nblocks; i++ {
+			b := e.blocks[i]
+			if b.lo > e.delivered {
+				continue
+			}
+			e.delivered = max(e.delivered, b.hi)
+			copy(e.blocks[i:], e.blocks[i+1:e.nblocks])
+			e.nblocks--
+			moved = true
+			i--
+		}
+	}
+}
+
+// ackReceived mirrors TCP_Reassembler::AckReceived, TrimToSeq and
+// Undelivered: acknowledged data never seen is a content gap.
+func (r *zRecord) ackReceived(e *zEnd, seq uint64) {
+	if e.finCnt > 0 && seq >= e.finSeq {
+		seq = e.finSeq - 1
+	}
+	if seq <= e.trim {
+		return
+	}
+	if seq > e.delivered && !(seq <= 2 && r.isPartial) {
+		isOrig := e == &r.ep[0]
+		peer := &r.ep[1]
+		if !isOrig {
+			peer = &r.ep[0]
+		}
+		for e.delivered < seq {
+			next := seq
+			bi := -1
+			for i := 0; i < e.nblocks; i++ {
+				if b := e.blocks[i]; b.lo >= e.delivered && b.lo < next {
+					next, bi = b.lo, i
+				}
+			}
+			if next > e.delivered && e.clean() && peer.clean() {
+				r.scaled(isOrig, 'G', &e.gap, &e.gapThresh)
+			}
+			e.delivered = next
+			if bi < 0 {
+				break
+			}
+			e.delivered = max(e.delivered, e.blocks[bi].hi)
+			copy(e.blocks[bi:], e.blocks[bi+1:e.nblocks])
+			e.nblocks--
+			e.drainBlocks()
+		}
+		e.delivered = max(e.delivered, seq)
+	}
+	e.trim = seq
+}
+
+// connState mirrors conn_state() in base/protocols/conn/main.zeek.
+func (r *zRecord) connState() string {
+	o, p := &r.ep[0], &r.ep[1]
+	os, rs := o.state, p.state
+	oInactive := os == zInactive || os == zPartial
+	rInactive := rs == zInactive || rs == zPartial
+	switch {
+	case rs == zReset:
+		switch {
+		case os == zSynSent || os == zSynAckSent || (os == zReset && o.size(p) == 0 && p.size(o) == 0):
+			return "REJ"
+		case oInactive:
+			return "RSTRH"
+		}
+		return "RSTR"
+	case os == zReset:
+		if rInactive {
+			if rstos0History(r.hist) {
+				return "RSTOS0"
+			}
+			return "OTH"
+		}
+		return "RSTO"
+	case rs == zClosed && os == zClosed:
+		return "SF"
+	case os == zClosed:
+		if rInactive {
+			return "SH"
+		}
+		return "S2"
+	case rs == zClosed:
+		if oInactive {
+			return "SHR"
+		}
+		return "S3"
+	case os == zSynSent && rs == zInactive:
+		return "S0"
+	case os == zEstablished && rs == zEstablished:
+		return "S1"
+	}
+	return "OTH"
+}
+
+// rstos0History matches /\^?S[^HAFGIQ]*R.*/ against the whole history.
+func rstos0History(h []byte) bool {
+	if len(h) > 0 && h[0] == '^' {
+		h = h[1:]
+	}
+	if len(h) == 0 || h[0] != 'S' {
+		return false
+	}
+	for _, c := range h[1:] {
+		switch c {
+		case 'R':
+			return true
+		case 'H', 'A', 'F', 'G', 'I', 'Q':
+			return false
+		}
+	}
+	return false
+}
