@@ -71,6 +71,11 @@ func (c *conn) finalize(at int64, cfg *Config) {
 	}
 	f.LastSeen = nanoTime(c.last)
 	f.Handshake = c.handshake()
+	if f.Handshake == HandshakeSynUnanswered && f.Ends[Server].State == Unknown {
+		// Nothing came back: the server holds no socket for this
+		// connection (its SYN queue never kept it, or it never got it).
+		f.Ends[Server].State = Closed
+	}
 	f.Verdict, f.Reason = c.verdict(at, cfg)
 	c.notes(at)
 	if c.finishedBy != "" {
@@ -220,6 +225,13 @@ func (c *conn) notes(at int64) {
 	}
 	if c.synAckMissing {
 		add("the client acknowledged a SYN-ACK that was not captured (one-way capture?)")
+	}
+	if c.badSynAcks > 0 {
+		add("%d SYN-ACK%s not acknowledging the client's SYN ignored (spoofed or stale; the client answers them with RST and keeps waiting)",
+			c.badSynAcks, plural(c.badSynAcks))
+	}
+	if c.synAckISNs > 0 {
+		add("%d SYN-ACK%s with an ISN other than the first ignored", c.synAckISNs, plural(c.synAckISNs))
 	}
 	if c.blindRSTs > 0 {
 		b := c.blindExample

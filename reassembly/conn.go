@@ -40,6 +40,9 @@ type conn struct {
 
 	rst rstInfo
 
+	badSynAcks   uint64 // SYN-ACKs not acknowledging the client's SYN
+	badSynAckAck Seq
+	synAckISNs   uint64 // SYN-ACKs with an ISN other than the first one
 	blindRSTs    uint64
 	blindExample blindRST
 	unknownRSTs  uint64
@@ -181,8 +184,9 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64, cfg *Config) {
 		s.winScaled = true
 	}
 
-	if fl.Has(capture.SYN) {
-		c.onSYN(seg, from, t)
+	if fl.Has(capture.SYN) && !c.onSYN(seg, from, t) {
+		s.sentAt(t)
+		return
 	}
 	if fl.Has(capture.ACK) {
 		c.onACK(seg, from, t)
@@ -193,16 +197,17 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64, cfg *Config) {
 	s.sentAt(t)
 }
 
-// onSYN handles a SYN or SYN-ACK sent by from.
-func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) {
+// onSYN handles a SYN or SYN-ACK sent by from. It returns false for a
+// SYN-ACK that is not the server's answer, which must be ignored.
+func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	if !s.sawSYN {
-		s.sawSYN, s.isn = true, Seq(seg.Seq)
-		c.f.Ends[from].SawSYN, c.f.Ends[from].ISN = true, seg.Seq
-	}
 	s.synTime = t
 	if !seg.Flags.Has(capture.ACK) {
+		if !s.sawSYN {
+			s.sawSYN, s.isn = true, Seq(seg.Seq)
+			c.f.Ends[from].SawSYN, c.f.Ends[from].ISN = true, seg.Seq
+		}
 		// RFC 9293 p. 54 (OPEN call): CLOSED -> SYN-SENT.
 		if s.state == Unknown || s.state == Closed {
 			c.setState(from, SynSent, t)
@@ -211,24 +216,35 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) {
 		if r.state == SynSent {
 			c.setState(to, SynRecv, t)
 		}
-		return
+		return true
+	}
+	if r.state == SynSent && r.sawSYN && Seq(seg.Ack) != r.isn+1 {
+		// RFC 9293 p. 66: SYN-SENT answers a SYN-ACK that does not ACK its
+		// SYN with a RST (seq = that ACK) and keeps waiting. Spoofed or
+		// stale; it is not the server's answer.
+		c.badSynAcks++
+		c.badSynAckAck = Seq(seg.Ack)
+		return false
+	}
+	if s.sawSYN && Seq(seg.Seq) != s.isn {
+		c.synAckISNs++ // a SYN-ACK with another ISN: ignored, noted
+		return false
+	}
+	if !s.sawSYN {
+		s.sawSYN, s.isn = true, Seq(seg.Seq)
+		c.f.Ends[from].SawSYN, c.f.Ends[from].ISN = true, seg.Seq
 	}
 	if !c.synAckSeen {
 		c.synAckSeen, c.synAckTime = true, t
 	}
 	// RFC 9293 p. 65: LISTEN receiving a SYN answers SYN,ACK -> SYN-RECEIVED.
+	// The client moves to ESTABLISHED when it shows it got the SYN-ACK, by
+	// acknowledging it (onACK): a spoofed SYN leaves it in SYN-SENT.
 	switch s.state {
 	case Unknown, Closed, Listen, SynSent:
 		c.setState(from, SynRecv, t)
 	}
-	// RFC 9293 p. 68: SYN-SENT receiving an acceptable SYN,ACK -> ESTABLISHED.
-	switch {
-	case r.state == SynSent && Seq(seg.Ack) == r.isn+1:
-		c.setState(to, Established, t)
-	case r.state == Unknown && !r.sawSYN:
-		// The client's SYN was not captured; it must have sent one.
-		c.setState(to, Established, t)
-	}
+	return true
 }
 
 // onACK handles the acknowledgment field of a segment sent by from.
@@ -247,17 +263,35 @@ func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
 			c.f.RTT = time.Duration(t - c.ends[Client].synTime)
 		}
 	}
-	// An ACK from an end still in SYN-SENT means it received a SYN-ACK the
-	// capture missed (one-way capture, or loss at the capture point).
-	if s.state == SynSent && !seg.Flags.Has(capture.SYN) {
+	// RFC 9293 p. 68: SYN-SENT receiving an acceptable SYN,ACK -> ESTABLISHED,
+	// seen when the end acknowledges the SYN-ACK. An ACK from an end in
+	// SYN-SENT without any SYN-ACK captured means the capture missed it
+	// (one-way capture, or loss at the capture point).
+	switch {
+	case seg.Flags.Has(capture.SYN):
+	case (s.state == SynSent || s.state == Unknown) && r.sawSYN && r.isn.LessThan(a):
+		c.setState(from, Established, t)
+	case s.state == SynSent && !r.sawSYN:
 		c.synAckMissing = true
 		c.setState(from, Established, t)
 	}
-	// The receiver's FIN is acknowledged when ack >= its FIN's seq + 1.
 	if r.finSent && !r.finAcked && r.finSeq.LessThan(a) {
+		// The receiver's FIN is acknowledged (ack >= FIN seq + 1): this end
+		// shows it received the FIN (RFC 9293 p. 75, "eighth, check the FIN
+		// bit"), and the FIN's sender learns it was received (p. 73). A FIN
+		// that is never acknowledged changes nothing at its receiver: the
+		// wire shows it did not arrive.
+		switch s.state {
+		case Unknown, SynSent, SynRecv, Established:
+			c.setState(from, CloseWait, t)
+		case FinWait1:
+			c.setState(from, Closing, t)
+		case FinWait2:
+			c.setState(from, TimeWait, t)
+		}
 		r.finAcked, r.finAckTime = true, t
 		switch r.state {
-		case FinWait1: // RFC 9293 p. 73
+		case FinWait1:
 			c.setState(to, FinWait2, t)
 		case Closing:
 			c.setState(to, TimeWait, t)
@@ -284,25 +318,13 @@ func (c *conn) onFIN(seg *capture.Segment, from Side, t int64) {
 		// It closed before our peer's FIN reached it: simultaneous close.
 		c.f.ActiveCloser = ByBoth
 	}
-	// The sender (RFC 9293 p. 60, CLOSE call).
+	// The sender (RFC 9293 p. 60, CLOSE call). Its receiver changes state
+	// when it acknowledges the FIN (onACK).
 	switch s.state {
 	case CloseWait:
-		if r.finSent && !acksPeerFIN {
-			c.setState(from, Closing, t)
-		} else {
-			c.setState(from, LastAck, t)
-		}
+		c.setState(from, LastAck, t)
 	case Unknown, SynSent, SynRecv, Established:
 		c.setState(from, FinWait1, t)
-	}
-	// The receiver (RFC 9293 p. 75, "eighth, check the FIN bit").
-	switch r.state {
-	case Unknown, SynSent, SynRecv, Established:
-		c.setState(to, CloseWait, t)
-	case FinWait1:
-		c.setState(to, Closing, t)
-	case FinWait2:
-		c.setState(to, TimeWait, t)
 	}
 }
 
@@ -311,6 +333,11 @@ func (c *conn) onFIN(seg *capture.Segment, from Side, t int64) {
 func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
+	if s.state == SynSent && c.badSynAcks > 0 && Seq(seg.Seq) == c.badSynAckAck {
+		// The RST that answers an unacceptable SYN-ACK (see onSYN): the
+		// sender stays in SYN-SENT and the attempt goes on.
+		return
+	}
 	ok, unknown, lo, hi := c.rstAcceptable(seg, from)
 	if !ok {
 		if c.blindRSTs == 0 {

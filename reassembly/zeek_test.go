@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcpaudit/tcpaudit/capture"
 	"github.com/tcpaudit/tcpaudit/internal/peers"
 	"github.com/tcpaudit/tcpaudit/reassembly"
 )
@@ -144,27 +142,7 @@ func pct(a, b int) float64 {
 // of every flow, in flow order.
 func zeekRecordsOf(t *testing.T, path string) []reassembly.ZeekRecord {
 	t.Helper()
-	src, err := capture.OpenFiles([]string{path}, capture.Options{})
-	if err != nil {
-		t.Fatalf("open %s: %v", path, err)
-	}
-	var flows []*reassembly.Flow
-	tab := reassembly.NewTable(reassembly.DefaultConfig(), func(f *reassembly.Flow) { flows = append(flows, f) })
-	var seg capture.Segment
-	var last int64
-	for {
-		err := src.Next(&seg)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
-		}
-		tab.Add(&seg)
-		last = seg.Time
-	}
-	tab.Close(last)
-	slices.SortFunc(flows, func(a, b *reassembly.Flow) int { return int(a.ID) - int(b.ID) })
+	flows := auditFiles(t, []string{path})
 	var recs []reassembly.ZeekRecord
 	for _, f := range flows {
 		recs = append(recs, f.Zeek...)
