@@ -210,6 +210,14 @@ func (c *conn) keepalive(from side) packet {
 	return c.send(from, flagACK, c.nxt[from]-1, c.ackOf(from), 0)
 }
 
+// keepaliveByte is the keepalive of Windows and old BSDs: the last byte
+// already acknowledged, sent again (RFC 9293 section 3.8.4 allows one byte of
+// garbage). It looks like a 1-byte retransmission but is neither data nor
+// loss.
+func (c *conn) keepaliveByte(from side) packet {
+	return c.send(from, flagACK, c.nxt[from]-1, c.ackOf(from), 1)
+}
+
 // zeroWindowProbe is the probe some stacks (Windows, BSD) send into a zero
 // window: one byte of new data that the receiver, with no room, does not
 // accept. The sequence space is not consumed; Linux instead sends a
@@ -270,10 +278,10 @@ type scenario struct {
 	// keepOrder writes packets in the order they were added rather than by
 	// time, for captures whose timestamps go backwards.
 	keepOrder bool
-	// rotateAt, when positive, splits the capture in two files like
-	// tcpdump -G: packets from rotateAt on go to the second file.
-	rotateAt time.Duration
-	rng      *rand.Rand
+	// files, when set, splits the capture into several files, read
+	// together: each packet goes to files[packet.file].
+	files []string
+	rng   *rand.Rand
 }
 
 // newScenario seeds the scenario's random numbers from its name, so that

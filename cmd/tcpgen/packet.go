@@ -69,6 +69,8 @@ type packet struct {
 	// the TCP header; the second carries only payload.
 	fragment bool
 	ipID     uint16
+	// file is the index of the output file of a multi-file scenario.
+	file int
 	// ttl is the IPv4 TTL or IPv6 hop limit; 0 means 64, Linux's default.
 	ttl uint8
 	// fill, when non-zero, replaces the payload with that byte repeated, for

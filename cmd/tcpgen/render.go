@@ -23,14 +23,19 @@ func (s *scenario) render() ([]output, error) {
 	pkts := s.packets
 	if !s.keepOrder {
 		pkts = slices.Clone(pkts)
+		// Stable: packets stamped alike keep the order they were sent in.
 		slices.SortStableFunc(pkts, func(a, b packet) int { return cmpDuration(a.at, b.at) })
 	}
-	parts := [][]packet{pkts}
-	names := []string{s.name}
-	if s.rotateAt > 0 {
-		cut, _ := slices.BinarySearchFunc(pkts, s.rotateAt, func(p packet, t time.Duration) int { return cmpDuration(p.at, t) })
-		parts = [][]packet{pkts[:cut], pkts[cut:]}
-		names = []string{s.name + "-1.pcap", s.name + "-2.pcap"}
+	names := s.files
+	if names == nil {
+		names = []string{s.name}
+	}
+	parts := make([][]packet, len(names))
+	for _, p := range pkts {
+		if p.file >= len(parts) {
+			return nil, fmt.Errorf("%s: packet %s in file %d of %d", s.name, p.tcpdump(), p.file, len(names))
+		}
+		parts[p.file] = append(parts[p.file], p)
 	}
 	outs := make([]output, len(parts))
 	for i, part := range parts {

@@ -63,7 +63,7 @@ var catalogue = []scenarioDef{
 	{"seq-wrap-data.pcap", "both sides' sequence numbers wrap past 2^32 in the middle of data", seqWrapData},
 	{"seq-wrap-fin.pcap", "both FINs sit on sequence number 2^32-1; their ACKs are 0", seqWrapFin},
 	{"midstream.pcap", "capture starts mid-connection: one flow with no handshake, one starting at the SYN-ACK", midstream},
-	{"keepalive.pcap", "idle connection kept up by keepalive probes every 15 s, each answered", keepalive},
+	{"keepalive.pcap", "idle connections kept up by keepalive probes every 15 s (Linux: no data; Windows: one old byte), each answered", keepalive},
 	{"zero-window.pcap", "receiver advertises a zero window; probes (1-byte and Linux-style) until it opens", zeroWindow},
 	{"out-of-order-dup.pcap", "segments captured out of order, one duplicated, then a clean close", outOfOrder},
 	{"time-wait-pileup.pcap", "server closes first on 200 short connections 470 ms apart: TIME_WAIT piles up (and expires)", timeWaitPileup},
@@ -74,6 +74,7 @@ var catalogue = []scenarioDef{
 	{"adv-synack-isn.pcap", "SYN-ACKs with differing ISNs: a late spoofed one, and a bogus one the client resets before the real one", synAckISN},
 	{"adv-overlap-retrans.pcap", "overlapping and contradictory retransmissions (same bytes, different content)", overlapRetrans},
 	{"adv-backwards-time.pcap", "timestamps step 1.5 s backwards mid-connection", backwardsTime},
+	{"adv-both-ends", "the same flow captured on the client and on the server, two files read together", bothEnds},
 	{"adv-span-duplicates.pcap", "every packet twice, 15 µs apart with TTL one lower, as a SPAN port sees it", spanDuplicates},
 
 	{"demo.pcap", "the `make demo` sample: a web server's two minutes with every kind of ending", demo},
@@ -381,14 +382,26 @@ func midstream(s *scenario) {
 }
 
 func keepalive(s *scenario) {
-	c := s.conn("10.0.0.1:40032", "10.0.0.2:5432", 0).handshake().exchange(120, 900)
-	for i := range 4 {
-		c.at(time.Duration(15*(i+1)) * sec)
-		c.keepalive(C)
-		c.ack(S)
+	for i, ka := range []struct {
+		client  string
+		probe   func(c *conn, from side) packet
+		history string // Zeek counts the old byte as retransmitted data (T)
+		why     string
+	}{
+		{"10.0.0.1:40032", (*conn).keepalive, "ShADad",
+			"idle for 60 s; 4 Linux keepalive probes (seq-1, no data), each answered: not data, not a close"},
+		{"10.0.0.3:40045", (*conn).keepaliveByte, "",
+			"idle for 60 s; 4 Windows keepalive probes (seq-1, one old byte), each answered: not data, not a retransmission"},
+	} {
+		c := s.conn(ka.client, "10.0.0.2:5432", time.Duration(i)*10*ms).handshake().exchange(120, 900)
+		t := c.now
+		for i := range 4 {
+			c.at(t + time.Duration(15*(i+1))*sec)
+			ka.probe(c, C)
+			c.ack(S)
+		}
+		s.expect(c, exp{vOpen, stEstablished, stEstablished, "S1", ka.history, ka.why})
 	}
-	s.expect(c, exp{vOpen, stEstablished, stEstablished, "S1", "ShADad",
-		"idle for 60 s; 4 keepalive probes (seq-1, no data), each answered: not data, not a close"})
 }
 
 func zeroWindow(s *scenario) {
@@ -472,12 +485,18 @@ func timeWaitPileup(s *scenario) {
 }
 
 func rotated(s *scenario) {
-	s.rotateAt = 5 * sec
 	c := s.conn("10.0.0.1:40036", "10.0.0.2:80", 0).handshake()
 	for range 8 {
 		c.exchange(120, 900).wait(sec)
 	}
 	c.closeBy(C)
+	// tcpdump -G 5: a new file every 5 s of capture time.
+	s.files = []string{"rotated-1.pcap", "rotated-2.pcap"}
+	for i := range s.packets {
+		if s.packets[i].at >= 5*sec {
+			s.packets[i].file = 1
+		}
+	}
 	s.expect(c, expClientClose("handshake in rotated-1.pcap, close in rotated-2.pcap: one flow when read together"))
 }
 
@@ -578,6 +597,27 @@ func backwardsTime(s *scenario) {
 		s.packets[i].at -= 1500 * ms
 	}
 	s.expect(c, expClientClose("timestamps of 4 packets go 1.5 s backwards; the flow is still one clean connection"))
+}
+
+func bothEnds(s *scenario) {
+	c := s.conn("10.0.0.1:40044", "10.0.0.2:80", 0).handshake().exchange(120, 900)
+	c.closeBy(C)
+	// Each host captured for itself: a packet is stamped when it leaves its
+	// sender in one file and 50 µs later, on arrival, in the other.
+	const latency = 50 * time.Microsecond
+	s.files = []string{"adv-both-ends-client.pcap", "adv-both-ends-server.pcap"}
+	for i := range s.packets {
+		sent := &s.packets[i]
+		if sent.src == c.end[S] {
+			sent.file = 1
+		}
+		arrived := *sent
+		arrived.file = 1 - sent.file
+		arrived.at += latency
+		s.packets = append(s.packets, arrived)
+	}
+	s.expect(c, exp{v: vClean, client: stTimeWait, server: stClosed,
+		why: "the client's and the server's own captures read together: every packet twice, 50 µs apart"})
 }
 
 func spanDuplicates(s *scenario) {

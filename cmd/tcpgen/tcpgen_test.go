@@ -198,6 +198,8 @@ func TestDecodeBack(t *testing.T) {
 		if !s.keepOrder {
 			slices.SortStableFunc(want, func(a, b packet) int { return cmpDuration(a.at, b.at) })
 		}
+		// Files are read one after the other.
+		slices.SortStableFunc(want, func(a, b packet) int { return a.file - b.file })
 		var got []segment
 		for _, o := range outs {
 			segs, n := readSegments(t, o.name, o.data)
