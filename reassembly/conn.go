@@ -255,14 +255,6 @@ func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
 	if !s.ackValid || s.ack.LessThan(a) {
 		s.ack, s.ackValid = a, true
 	}
-	// RFC 9293 p. 72: SYN-RECEIVED receiving an ACK of its SYN -> ESTABLISHED.
-	if r.state == SynRecv && r.sawSYN && r.isn.LessThan(a) {
-		c.setState(to, Established, t)
-		if to == Server && c.ends[Client].sawSYN && !c.handshakeDone {
-			c.handshakeDone = true
-			c.f.RTT = time.Duration(t - c.ends[Client].synTime)
-		}
-	}
 	// RFC 9293 p. 68: SYN-SENT receiving an acceptable SYN,ACK -> ESTABLISHED,
 	// seen when the end acknowledges the SYN-ACK. An ACK from an end in
 	// SYN-SENT without any SYN-ACK captured means the capture missed it
@@ -274,6 +266,14 @@ func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
 	case s.state == SynSent && !r.sawSYN:
 		c.synAckMissing = true
 		c.setState(from, Established, t)
+	}
+	// RFC 9293 p. 72: SYN-RECEIVED receiving an ACK of its SYN -> ESTABLISHED.
+	if r.state == SynRecv && r.sawSYN && r.isn.LessThan(a) {
+		c.setState(to, Established, t)
+		if to == Server && c.ends[Client].sawSYN && !c.handshakeDone {
+			c.handshakeDone = true
+			c.f.RTT = time.Duration(t - c.ends[Client].synTime)
+		}
 	}
 	if r.finSent && !r.finAcked && r.finSeq.LessThan(a) {
 		// The receiver's FIN is acknowledged (ack >= FIN seq + 1): this end
