@@ -280,16 +280,16 @@ func TestTimeline(t *testing.T) {
 // keepalives, probes, reordering and capture duplicates apart.
 func TestCounters(t *testing.T) {
 	flows := run(t, script(t, with(exchange,
-		"C P. 1201/5201 100",         // jumps ahead: 1101-1201 is a hole
-		"C P. 1101/5201 100",         // fills it: out of order
-		"C P. 1101/5201 100",         // identical, 1 ms later: duplicate
-		"@0.5 C P. 1101/5201 100",    // same data 0.5 s later: retransmission
-		"S . 5201/1301 w0",           // server's window closes
-		"@1 C . 1300/5201",           // zero-window probe
-		"@1.001 S . 5201/1301",       // window opens again
-		"@60 C . 1300/5201",          // keepalive
-		"@60.001 S . 5201/1301",      //
-		"@61 S P. 5201/1301 10",      //
+		"C P. 1201/5201 100",      // jumps ahead: 1101-1201 is a hole
+		"C P. 1101/5201 100",      // fills it: out of order
+		"C P. 1101/5201 100",      // identical, 1 ms later: duplicate
+		"@0.5 C P. 1101/5201 100", // same data 0.5 s later: retransmission
+		"S . 5201/1301 w0",        // server's window closes
+		"@1 C . 1300/5201",        // zero-window probe
+		"@1.001 S . 5201/1301",    // window opens again
+		"@60 C . 1300/5201",       // keepalive
+		"@60.001 S . 5201/1301",   //
+		"@61 S P. 5201/1301 10",   //
 		"@61.001 C . 1301/5211")...), 0)
 	c := flows[0].Client()
 	got := fmt.Sprintf("rexmit %d keepalive %d zwp %d ooo %d dup %d packets %d bytes %d",
