@@ -185,7 +185,7 @@ func checkFormatError(t *testing.T, err error, path string) {
 // find a TCP header. Where only one of them does, the reason must be one we
 // expect (fragments, tunnels, malformed headers gopacket accepts).
 func TestCrossCheckGopacket(t *testing.T) {
-	var total, both, onlyOurs, onlyTheirs int
+	var total, both, onlyOurs, onlyTheirs, checksums int
 	for _, path := range corpusFiles(t) {
 		in, err := openInput(path)
 		if err != nil {
@@ -196,7 +196,7 @@ func TestCrossCheckGopacket(t *testing.T) {
 			in.Close()
 			continue
 		}
-		var d Decoder
+		d := Decoder{VerifyChecksums: true}
 		for {
 			p, err := r.ReadPacket()
 			if err != nil {
@@ -215,6 +215,12 @@ func TestCrossCheckGopacket(t *testing.T) {
 					seg.Window != tcpL.Window || seg.Flags.Has(SYN) != tcpL.SYN || seg.Flags.Has(FIN) != tcpL.FIN || seg.Flags.Has(RST) != tcpL.RST || seg.Flags.Has(ACK) != tcpL.ACK {
 					t.Errorf("%s: packet at %d: ours %+v, gopacket seq %d ack %d ports %d>%d", filepath.Base(path), p.ts, seg, tcpL.Seq, tcpL.Ack, tcpL.SrcPort, tcpL.DstPort)
 				}
+				if seg.Checksum != ChecksumUnverified {
+					checksums++
+					if err, res := tcpL.VerifyChecksum(); err == nil && res.Valid != (seg.Checksum == ChecksumGood) {
+						t.Errorf("%s: packet at %d: checksum %s, gopacket says valid = %v", filepath.Base(path), p.ts, seg.Checksum, res.Valid)
+					}
+				}
 			case kind == KindTCP:
 				onlyOurs++
 				if !d.Tunneled() && !d.Reassembled() {
@@ -222,10 +228,10 @@ func TestCrossCheckGopacket(t *testing.T) {
 				}
 			case gpTCP:
 				onlyTheirs++
-				t.Logf("%s: only gopacket found TCP; ours: %s %s", filepath.Base(path), kind, d.Problem())
+				t.Errorf("%s: only gopacket found TCP; ours: %s %s", filepath.Base(path), kind, d.Problem())
 			}
 		}
 		r.Close()
 	}
-	t.Logf("%d packets: TCP by both %d, only ours %d, only gopacket %d", total, both, onlyOurs, onlyTheirs)
+	t.Logf("%d packets: TCP by both %d (checksums compared %d), only ours %d, only gopacket %d", total, both, checksums, onlyOurs, onlyTheirs)
 }

@@ -125,6 +125,9 @@ type Decoder struct {
 	// NoTunnels turns off decapsulation of IP-in-IP, GRE, Teredo and GTP-U:
 	// the outer packet is then reported as not TCP.
 	NoTunnels bool
+	// VerifyChecksums computes the TCP checksum of every fully captured
+	// segment into Segment.Checksum. It costs a pass over the payload.
+	VerifyChecksums bool
 
 	problem     Problem
 	tunneled    bool
@@ -465,6 +468,12 @@ func (d *Decoder) tcp(src, dst netip.Addr, b []byte, plen int, seg *Segment) Kin
 	seg.Flags = flags
 	seg.Window = be16(b[14:])
 	seg.PayloadLen = uint32(plen - doff)
+	if d.VerifyChecksums && len(b) >= plen {
+		seg.Checksum = ChecksumBad
+		if tcpChecksum(src, dst, b[:plen]) == 0xffff {
+			seg.Checksum = ChecksumGood
+		}
+	}
 	opts := b[20:doff]
 	for len(opts) > 0 {
 		kind := opts[0]
@@ -639,3 +648,35 @@ func (d *Decoder) teredo(b []byte, plen int, ts int64, seg *Segment, depth int, 
 
 // teredoAddr reports whether the 16-byte address at b is in 2001::/32.
 func teredoAddr(b []byte) bool { return b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0 }
+
+// tcpChecksum returns the ones'-complement sum (RFC 1071) of the TCP
+// pseudo-header (RFC 9293 section 3.1) and segment: 0xffff when the
+// checksum field is right.
+func tcpChecksum(src, dst netip.Addr, seg []byte) uint16 {
+	var sum uint64
+	if src.Is4() {
+		s, d := src.As4(), dst.As4()
+		sum += uint64(be32(s[:])) + uint64(be32(d[:]))
+	} else {
+		s, d := src.As16(), dst.As16()
+		for i := 0; i < 16; i += 4 {
+			sum += uint64(be32(s[i:])) + uint64(be32(d[i:]))
+		}
+	}
+	sum += protoTCP + uint64(len(seg))
+	for len(seg) >= 8 {
+		sum += uint64(be32(seg)) + uint64(be32(seg[4:]))
+		seg = seg[8:]
+	}
+	for len(seg) >= 2 {
+		sum += uint64(be16(seg))
+		seg = seg[2:]
+	}
+	if len(seg) == 1 {
+		sum += uint64(seg[0]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return uint16(sum)
+}

@@ -513,3 +513,31 @@ func BenchmarkDecodeGopacket(b *testing.B) {
 		sinkSeg.Seq = tcpL.Seq
 	}
 }
+
+// TestDecodeChecksums: gopacket computes correct checksums; flipping a
+// payload byte makes them wrong; a snaplen-cut segment is unverified.
+func TestDecodeChecksums(t *testing.T) {
+	payload := gopacket.Payload([]byte("abc")) // odd length: the last byte is padded
+	for _, frame := range [][]byte{
+		serialize(t, ip4(layers.IPProtocolTCP), tcpLayer(), payload),
+		serialize(t, ip6(layers.IPProtocolTCP), tcpLayer(), payload),
+	} {
+		d := Decoder{VerifyChecksums: true}
+		var seg Segment
+		if d.Decode(LinkRaw, 0, frame, len(frame), &seg); seg.Checksum != ChecksumGood {
+			t.Errorf("good packet: checksum %s", seg.Checksum)
+		}
+		bad := append([]byte(nil), frame...)
+		bad[len(bad)-1] ^= 0x40
+		if d.Decode(LinkRaw, 0, bad, len(bad), &seg); seg.Checksum != ChecksumBad {
+			t.Errorf("flipped bit: checksum %s", seg.Checksum)
+		}
+		if d.Decode(LinkRaw, 0, frame[:len(frame)-1], len(frame), &seg); seg.Checksum != ChecksumUnverified {
+			t.Errorf("cut packet: checksum %s", seg.Checksum)
+		}
+		d.VerifyChecksums = false
+		if d.Decode(LinkRaw, 0, bad, len(bad), &seg); seg.Checksum != ChecksumUnverified {
+			t.Errorf("verification off: checksum %s", seg.Checksum)
+		}
+	}
+}

@@ -7,6 +7,7 @@ package capture
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -87,6 +88,36 @@ type Segment struct {
 	// Source identifies the input file (index into the reader's file list)
 	// the packet came from; 0 for a single input or a live interface.
 	Source uint16
+
+	// Checksum is the TCP checksum's state: ChecksumUnverified unless
+	// Options.VerifyChecksums is set and the whole segment was captured.
+	// Zeek drops segments with a bad checksum (history letter C); locally
+	// captured outgoing packets often have bad ones because the NIC fills
+	// them in after capture (checksum offload).
+	Checksum ChecksumState
+}
+
+// ChecksumState says whether a segment's TCP checksum was verified. The
+// zero value is ChecksumUnverified.
+type ChecksumState uint8
+
+const (
+	ChecksumUnverified ChecksumState = iota
+	ChecksumGood
+	ChecksumBad
+)
+
+// String returns "unverified", "good" or "bad".
+func (c ChecksumState) String() string {
+	switch c {
+	case ChecksumUnverified:
+		return "unverified"
+	case ChecksumGood:
+		return "good"
+	case ChecksumBad:
+		return "bad"
+	}
+	return "ChecksumState(" + strconv.Itoa(int(c)) + ")"
 }
 
 // SeqLen is the amount of sequence space the segment occupies: its payload,

@@ -24,6 +24,9 @@ type Options struct {
 	Filter string
 	// NoTunnels turns off decapsulation of IP-in-IP, GRE, Teredo and GTP-U.
 	NoTunnels bool
+	// VerifyChecksums sets Segment.Checksum for every fully captured
+	// segment, as Zeek does without -C.
+	VerifyChecksums bool
 }
 
 // packet is one record as a reader returns it. data belongs to the reader
@@ -73,9 +76,8 @@ type Stats struct {
 
 // stream is one input of a merge with its current (head) packet.
 type stream struct {
-	r    packetReader
-	name string
-	pkt  packet
+	r   packetReader
+	pkt packet
 }
 
 // Source reads TCP segments from one or more captures merged in timestamp
@@ -181,22 +183,15 @@ func newFileReader(in *input) (packetReader, error) {
 func newSource(readers []packetReader, opts Options) *Source {
 	s := &Source{cur: -1, other: map[LinkType]bool{}}
 	s.dec.NoTunnels = opts.NoTunnels
+	s.dec.VerifyChecksums = opts.VerifyChecksums
 	s.streams = make([]stream, len(readers))
 	s.heap = make([]int, 0, len(readers))
 	s.refill = make([]int, len(readers))
 	for i, r := range readers {
-		s.streams[i] = stream{r: r, name: readerName(r)}
+		s.streams[i] = stream{r: r}
 		s.refill[i] = i
 	}
 	return s
-}
-
-// readerName labels errors that a reader did not label itself.
-func readerName(r packetReader) string {
-	if n, ok := r.(interface{ Name() string }); ok {
-		return n.Name()
-	}
-	return "input"
 }
 
 // fillHeads reads the next packet of every stream whose head was consumed
@@ -218,10 +213,8 @@ func (s *Source) fillHeads() error {
 			s.heap = append(s.heap, i)
 			s.up(len(s.heap) - 1)
 		case err != io.EOF:
-			var fe *FormatError
-			if !errors.As(err, &fe) {
-				err = &FormatError{File: st.name, Err: err}
-			}
+			// File readers return *FormatError naming file and offset; a
+			// live reader's errors name their interface.
 			s.errs = append(s.errs, err)
 		}
 	}
