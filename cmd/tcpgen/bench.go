@@ -297,6 +297,10 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: %d connections, %d packets, %d MB, %.1f s of traffic, written in %.1f s\n",
 		*out, st.conns, st.packets, st.bytes>>20, st.span.Seconds(), time.Since(began).Seconds())
+	// These are the scripted endings. tcpaudit's verdicts may differ for
+	// the timer-based ones: a half_closed connection whose FIN is more than
+	// 60 s before the end is lingering_fin_wait2, and so on.
+	fmt.Fprintln(stdout, "connections by scripted ending:")
 	for _, e := range endings {
 		if n := st.verdicts[e.v]; n > 0 {
 			fmt.Fprintf(stdout, "  %-20s %d\n", e.v, n)
