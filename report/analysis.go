@@ -120,8 +120,9 @@ type HostPeak struct {
 }
 
 // notable reports whether a peak is worth a line in a report for a person:
-// any TIME_WAIT, or SYN_RECV above the one every handshake passes through.
-func (p HostPeak) notable() bool { return p.TimeWait.Count > 0 || p.SynRecv.Count > 1 }
+// more than the one TIME_WAIT every active close leaves, or the one
+// SYN_RECV every handshake passes through.
+func (p HostPeak) notable() bool { return p.TimeWait.Count > 1 || p.SynRecv.Count > 1 }
 
 // Peaks returns, for every host that ever had a socket in TIME_WAIT or
 // SYN_RECV, the highest number it held at once and when, ordered by host.

@@ -33,6 +33,13 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"spans":  codeSpans,
 	"plural": plural,
 	"pct":    func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+	// more is "" or "12 hosts", for the note under a bounded table.
+	"more": func(n int, what string) string {
+		if n == 0 {
+			return ""
+		}
+		return plural(n, what)
+	},
 }).Parse(htmlSource))
 
 // Bounds that keep the page usable on huge captures; the JSON output always
@@ -50,9 +57,7 @@ type htmlPage struct {
 	Duration  string
 	Headlines []headline
 	Verdicts  []VerdictCount
-	StateCols []string
-	Peaks     []HostPeak // the notable ones
-	VerdCols  []string
+	T         personTables
 	Charts    []stateChart
 	RTT       rttChart
 	Findings  []finding
@@ -82,15 +87,9 @@ func (h htmlWriter) Write(d *Data) error {
 	for _, vc := range s.Verdicts {
 		if vc.Count > 0 {
 			p.Verdicts = append(p.Verdicts, vc)
-			p.VerdCols = append(p.VerdCols, vc.Verdict.String())
 		}
 	}
-	p.StateCols = stateColumns(s.Hosts)
-	for _, pk := range s.Peaks {
-		if pk.notable() {
-			p.Peaks = append(p.Peaks, pk)
-		}
-	}
+	p.T = newPersonTables(s)
 	p.Charts = stateCharts(d, s)
 	p.RTT = newRTTChart(d.Flows)
 	groups := abnormalGroups(d.Flows)

@@ -30,9 +30,10 @@ func (m markdownWriter) Write(d *Data) error {
 	}
 	fmt.Fprintf(w, ".\n\n## Headline findings\n\n")
 	m.headlines(d, s, groups)
-	m.counts(s)
+	pt := newPersonTables(s)
+	m.counts(s, &pt)
 	m.findings(d, groups)
-	m.pileUps(d, s)
+	m.pileUps(d, s, &pt)
 	m.capture(s)
 	return nil
 }
@@ -44,47 +45,51 @@ func (m markdownWriter) headlines(d *Data, s *Summary, groups []*group) {
 	fmt.Fprintln(m.w)
 }
 
-func (m markdownWriter) counts(s *Summary) {
+func (m markdownWriter) counts(s *Summary, pt *personTables) {
 	w := m.w
 	fmt.Fprintf(w, "## Counts\n\n| verdict | flows |\n|---|--:|\n")
-	var cols []string
 	for _, vc := range s.Verdicts {
 		if vc.Count > 0 {
 			fmt.Fprintf(w, "| %s | %d |\n", vc.Verdict, vc.Count)
-			cols = append(cols, vc.Verdict.String())
 		}
 	}
 	fmt.Fprintf(w, "| **total** | **%d** |\n\n", s.Flows)
-	if len(s.Hosts) == 0 {
+	if len(pt.VerdictRows) == 0 {
 		return
 	}
+	cols := pt.VerdictCols
 	fmt.Fprintf(w, "### Flows per host and verdict\n\n| host | flows | %s |\n|---|--:|%s\n", strings.Join(cols, " | "), strings.Repeat("--:|", len(cols)))
-	for _, r := range s.Hosts {
+	for _, r := range pt.VerdictRows {
 		fmt.Fprintf(w, "| %s | %d |", r.Host, r.Flows)
 		for _, c := range cols {
 			fmt.Fprintf(w, " %s |", dotZero(r.Verdicts[c]))
 		}
 		fmt.Fprintln(w)
 	}
-	states := stateColumns(s.Hosts)
+	m.more(pt.VerdictMore, "host")
 	fmt.Fprintf(w, "\n### TCP states per host at %s\n\n", stamp(s.StatesAt))
-	if len(states) == 0 {
+	if len(pt.StateRows) == 0 {
 		fmt.Fprintf(w, "No socket open.\n\n")
 		return
 	}
+	states := pt.StateCols
 	fmt.Fprintf(w, "| host | %s |\n|---|%s\n", strings.Join(states, " | "), strings.Repeat("--:|", len(states)))
-	for _, r := range s.Hosts {
+	for _, r := range pt.StateRows {
 		cells := make([]string, len(states))
-		total := 0
 		for i, c := range states {
 			cells[i] = dotZero(r.States[c])
-			total += r.States[c]
 		}
-		if total > 0 {
-			fmt.Fprintf(w, "| %s | %s |\n", r.Host, strings.Join(cells, " | "))
-		}
+		fmt.Fprintf(w, "| %s | %s |\n", r.Host, strings.Join(cells, " | "))
 	}
+	m.more(pt.StateMore, "host")
 	fmt.Fprintln(w)
+}
+
+// more notes the rows a bounded table left out, below the table.
+func (m markdownWriter) more(n int, what string) {
+	if n > 0 {
+		fmt.Fprintf(m.w, "\n%s more are not shown; the JSON output lists them all.\n", plural(n, what))
+	}
 }
 
 // dotZero prints a count, with "." for zero so tables read at a glance.
@@ -147,7 +152,7 @@ func (m markdownWriter) advice(a advice) {
 }
 
 // pileUps explains the findings that are about many flows at once.
-func (m markdownWriter) pileUps(d *Data, s *Summary) {
+func (m markdownWriter) pileUps(d *Data, s *Summary, pt *personTables) {
 	w := m.w
 	if text := timeWaitText(d.Flows, s.Peaks); text != "" {
 		fmt.Fprintf(w, "## %s\n\n%s\n\n", timeWaitAdvice.Title, text)
@@ -157,16 +162,17 @@ func (m markdownWriter) pileUps(d *Data, s *Summary) {
 		fmt.Fprintf(w, "## %s\n\n%s\n\n", synRecvAdvice.Title, text)
 		m.advice(synRecvAdvice)
 	}
-	if len(s.Pressure) > 0 {
+	if len(pt.Pressure) > 0 {
 		fmt.Fprintf(w, "## TIME_WAIT pressure on ephemeral ports (%s)\n\n| client → server | peak | of range | at | held by client / server |\n|---|--:|--:|---|---|\n", s.EphemeralPorts)
 		warn := false
-		for _, p := range s.Pressure {
+		for _, p := range pt.Pressure {
 			mark := ""
 			if p.Warn {
 				mark, warn = " ⚠", true
 			}
 			fmt.Fprintf(w, "| %s → %s | %d%s | %.2f%% | %s | %d / %d |\n", p.Client, p.Server, p.Peak, mark, 100*p.Share, stamp(p.At), p.ClientHeld, p.ServerHeld)
 		}
+		m.more(pt.PressMore, "pair")
 		fmt.Fprintln(w)
 		if warn {
 			m.advice(pressureAdvice)

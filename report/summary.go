@@ -301,3 +301,79 @@ func headlines(d *Data, s *Summary, groups []*group) []headline {
 	}
 	return out
 }
+
+// tableRows bounds the host, peak and pressure tables of the formats for a
+// person; a SYN flood from a million sources would otherwise print a
+// million rows. JSON always lists everything.
+const tableRows = 30
+
+// personTables is what the text, Markdown and HTML formats show of a
+// Summary: each table ordered most telling first and cut at tableRows, with
+// the number of rows left out.
+type personTables struct {
+	StateCols   []string
+	StateRows   []HostRow // hosts with an open socket, most sockets first
+	StateMore   int
+	VerdictCols []string
+	VerdictRows []HostRow // hosts by number of flows
+	VerdictMore int
+	Peaks       []HostPeak // notable peaks, highest first
+	PeaksMore   int
+	Pressure    []Pressure // pairs with more than one TIME_WAIT at once, or a warning
+	PressMore   int
+}
+
+func newPersonTables(s *Summary) personTables {
+	var t personTables
+	t.StateCols = stateColumns(s.Hosts)
+	sockets := func(r HostRow) int {
+		n := 0
+		for _, c := range r.States {
+			n += c
+		}
+		return n
+	}
+	var open []HostRow
+	for _, r := range s.Hosts {
+		if sockets(r) > 0 {
+			open = append(open, r)
+		}
+	}
+	t.StateRows, t.StateMore = top(open, func(r HostRow) int { return sockets(r) }, func(a, b HostRow) int { return a.Host.Compare(b.Host) })
+	for _, vc := range s.Verdicts {
+		if vc.Count > 0 {
+			t.VerdictCols = append(t.VerdictCols, vc.Verdict.String())
+		}
+	}
+	t.VerdictRows, t.VerdictMore = top(slices.Clone(s.Hosts), func(r HostRow) int { return r.Flows }, func(a, b HostRow) int { return a.Host.Compare(b.Host) })
+	var peaks []HostPeak
+	for _, p := range s.Peaks {
+		if p.notable() {
+			peaks = append(peaks, p)
+		}
+	}
+	t.Peaks, t.PeaksMore = top(peaks, func(p HostPeak) int { return max(p.TimeWait.Count, p.SynRecv.Count) }, func(a, b HostPeak) int { return a.Host.Compare(b.Host) })
+	var press []Pressure
+	for _, p := range s.Pressure {
+		if p.Peak > 1 || p.Warn {
+			press = append(press, p)
+		}
+	}
+	t.Pressure, t.PressMore = top(press, func(p Pressure) int { return p.Peak }, func(a, b Pressure) int { return 0 })
+	return t
+}
+
+// top sorts rows by weight, highest first, ties by tie (stable), and
+// keeps the first tableRows; it returns how many were left out.
+func top[T any](rows []T, weight func(T) int, tie func(a, b T) int) ([]T, int) {
+	slices.SortStableFunc(rows, func(a, b T) int {
+		if c := cmp.Compare(weight(b), weight(a)); c != 0 {
+			return c
+		}
+		return tie(a, b)
+	})
+	if len(rows) <= tableRows {
+		return rows, 0
+	}
+	return rows[:tableRows], len(rows) - tableRows
+}

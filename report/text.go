@@ -46,9 +46,10 @@ func (t textWriter) Write(d *Data) error {
 		}
 	}
 
-	t.states(s)
-	t.peaks(s)
-	t.pressure(s)
+	pt := newPersonTables(s)
+	t.states(s, &pt)
+	t.peaks(&pt)
+	t.pressure(s, &pt)
 	if d.EvidenceFile != "" {
 		fmt.Fprintf(w, "\nEvidence: the packets of the flagged flows are in %s; find a flow there with the\n"+
 			"Wireshark display filter printed for it, or by its packet numbers in the original capture.\n", safe(d.EvidenceFile))
@@ -96,54 +97,50 @@ func (t textWriter) flow(f *reassembly.Flow, detail bool) {
 	}
 }
 
-func (t textWriter) states(s *Summary) {
+func (t textWriter) states(s *Summary, pt *personTables) {
 	w := t.w
 	when := "at the end of the capture"
 	if !s.StatesAt.Equal(s.End) {
 		when = "at the chosen instant"
 	}
 	fmt.Fprintf(w, "\nTCP states per host %s (%s)\n", when, stamp(s.StatesAt))
-	cols := stateColumns(s.Hosts)
-	if len(cols) == 0 {
+	if len(pt.StateRows) == 0 {
 		fmt.Fprintf(w, "  no socket open\n")
 		return
 	}
-	rows := [][]string{append([]string{"host"}, cols...)}
-	for _, r := range s.Hosts {
-		row, total := []string{r.Host.String()}, 0
-		for _, c := range cols {
+	rows := [][]string{append([]string{"host"}, pt.StateCols...)}
+	for _, r := range pt.StateRows {
+		row := []string{r.Host.String()}
+		for _, c := range pt.StateCols {
 			row = append(row, dotZero(r.States[c]))
-			total += r.States[c]
 		}
-		if total > 0 {
-			rows = append(rows, row)
-		}
+		rows = append(rows, row)
 	}
 	table(w, "l", rows)
+	more(w, pt.StateMore, "host")
 }
 
-func (t textWriter) peaks(s *Summary) {
-	rows := [][]string{{"host", "TIME_WAIT", "at", "SYN_RECV", "at"}}
-	for _, p := range s.Peaks {
-		if p.notable() {
-			rows = append(rows, []string{p.Host.String(), fmt.Sprint(p.TimeWait.Count), clock(p.TimeWait.At),
-				fmt.Sprint(p.SynRecv.Count), clock(p.SynRecv.At)})
-		}
-	}
-	if len(rows) == 1 {
+func (t textWriter) peaks(pt *personTables) {
+	if len(pt.Peaks) == 0 {
 		return
 	}
 	fmt.Fprintf(t.w, "\nPeaks per host\n")
+	rows := [][]string{{"host", "TIME_WAIT", "at", "SYN_RECV", "at"}}
+	for _, p := range pt.Peaks {
+		rows = append(rows, []string{p.Host.String(), fmt.Sprint(p.TimeWait.Count), clock(p.TimeWait.At),
+			fmt.Sprint(p.SynRecv.Count), clock(p.SynRecv.At)})
+	}
 	table(t.w, "lrrrr", rows)
+	more(t.w, pt.PeaksMore, "host")
 }
 
-func (t textWriter) pressure(s *Summary) {
-	if len(s.Pressure) == 0 {
+func (t textWriter) pressure(s *Summary, pt *personTables) {
+	if len(pt.Pressure) == 0 {
 		return
 	}
 	fmt.Fprintf(t.w, "\nTIME_WAIT pressure per client → server (ephemeral ports %s)\n", s.EphemeralPorts)
 	rows := [][]string{{"client → server", "peak", "of range", "at", "held by client/server", ""}}
-	for _, p := range s.Pressure {
+	for _, p := range pt.Pressure {
 		warn := ""
 		if p.Warn {
 			warn = "WARNING: near port exhaustion"
@@ -152,6 +149,14 @@ func (t textWriter) pressure(s *Summary) {
 			fmt.Sprintf("%.2f%%", 100*p.Share), clock(p.At), fmt.Sprintf("%d/%d", p.ClientHeld, p.ServerHeld), warn})
 	}
 	table(t.w, "lrrrrl", rows)
+	more(t.w, pt.PressMore, "pair")
+}
+
+// more notes the rows a bounded table left out.
+func more(w io.Writer, n int, what string) {
+	if n > 0 {
+		fmt.Fprintf(w, "  ... and %s more (see --format json)\n", plural(n, what))
+	}
 }
 
 // table prints rows as aligned, indented columns. align has one letter

@@ -99,12 +99,16 @@ func arrowed(f *reassembly.Flow) string {
 }
 
 // verdictDetail is the verdict plus who did it, when the verdict has a doer:
-// "reset by server", "unacked_fin (closer: client)".
+// "reset by server", "half_open (RST from client)", "unacked_fin (first
+// FIN: client)".
 func verdictDetail(f *reassembly.Flow) string {
 	s := f.Verdict.String()
-	if f.ResetBy != reassembly.Nobody {
+	switch {
+	case f.ResetBy != reassembly.Nobody && (f.Verdict == reassembly.Reset || f.Verdict == reassembly.Refused):
 		s += " by " + f.ResetBy.String()
-	} else if f.ActiveCloser != reassembly.Nobody && f.Verdict.Abnormal() {
+	case f.ResetBy != reassembly.Nobody:
+		s += " (RST from " + f.ResetBy.String() + ")"
+	case f.ActiveCloser != reassembly.Nobody && f.Verdict.Abnormal():
 		s += " (first FIN: " + f.ActiveCloser.String() + ")"
 	}
 	return s

@@ -18,7 +18,8 @@ import (
 // service, local_orig and local_resp are unset ("-"), missed_bytes is 0
 // (gaps are not tracked), and orig_bytes/resp_bytes count payload bytes
 // including retransmissions where Zeek counts sequence space. The
-// ip_bytes columns are link-layer bytes.
+// ip_bytes columns are link-layer bytes. A flow Zeek would split into
+// several records gets one line per record, with the counters unset.
 type zeekWriter struct {
 	w          io.Writer
 	open, last time.Time
@@ -54,21 +55,42 @@ func (z *zeekWriter) Begin() {
 		zeekStamp(z.open), zeekFields, zeekTypes)
 }
 
-// Flow writes one record.
+// Flow writes the flow's records: usually one, more when Zeek's own
+// timers would have split the connection (reassembly.Flow.Zeek). Zeek's
+// originator may be our server; the columns follow Zeek's orientation.
 func (z *zeekWriter) Flow(f *reassembly.Flow) {
-	o, r := f.Client(), f.Server()
-	// Zeek sets duration and the byte counts only when the connection
-	// lasted (conn.zeek: if c$duration > 0).
-	dur, ob, rb := "-", "-", "-"
-	if d := f.LastSeen.Sub(f.FirstSeen); d > 0 {
-		dur = fmt.Sprintf("%.6f", d.Seconds())
-		ob, rb = fmt.Sprint(o.Bytes), fmt.Sprint(r.Bytes)
+	recs := f.Zeek
+	if len(recs) == 0 {
+		recs = []reassembly.ZeekRecord{{FirstIndex: f.FirstIndex, Orig: f.Client().Addr, Resp: f.Server().Addr,
+			ConnState: f.ConnState, History: f.History}}
 	}
-	fmt.Fprintf(z.w, "%s\t%s\t%s\t%d\t%s\t%d\ttcp\t-\t%s\t%s\t%s\t%s\t-\t-\t0\t%s\t%d\t%d\t%d\t%d\t-\t6\n",
-		zeekTime(f.FirstSeen), ZeekUID(f.ID),
-		o.Addr.Addr().WithZone(""), o.Addr.Port(), r.Addr.Addr().WithZone(""), r.Addr.Port(),
-		dur, ob, rb, zeekField(f.ConnState), zeekField(f.History),
-		o.Packets, o.WireBytes, r.Packets, r.WireBytes)
+	for i, rec := range recs {
+		o, r := f.Client(), f.Server()
+		if rec.Orig == r.Addr && rec.Resp == o.Addr {
+			o, r = r, o
+		}
+		ts, dur, ob, rb := "-", "-", "-", "-"
+		op, oip, rp, rip := "-", "-", "-", "-"
+		if i == 0 {
+			ts = zeekTime(f.FirstSeen)
+		}
+		// The flow's counters cover all its records; they are written only
+		// when there is one record, unset ("-") rather than wrong otherwise.
+		if len(recs) == 1 {
+			op, oip = fmt.Sprint(o.Packets), fmt.Sprint(o.WireBytes)
+			rp, rip = fmt.Sprint(r.Packets), fmt.Sprint(r.WireBytes)
+			// Zeek sets duration and the byte counts only when the
+			// connection lasted (conn.zeek: if c$duration > 0).
+			if d := f.LastSeen.Sub(f.FirstSeen); d > 0 {
+				dur = fmt.Sprintf("%.6f", d.Seconds())
+				ob, rb = fmt.Sprint(o.Bytes), fmt.Sprint(r.Bytes)
+			}
+		}
+		fmt.Fprintf(z.w, "%s\t%s\t%s\t%d\t%s\t%d\ttcp\t-\t%s\t%s\t%s\t%s\t-\t-\t0\t%s\t%s\t%s\t%s\t%s\t-\t6\n",
+			ts, zeekUID(f.ID, i),
+			rec.Orig.Addr().WithZone(""), rec.Orig.Port(), rec.Resp.Addr().WithZone(""), rec.Resp.Port(),
+			dur, ob, rb, zeekField(rec.ConnState), zeekField(rec.History), op, oip, rp, rip)
+	}
 }
 
 // End writes the #close line.
@@ -99,11 +121,16 @@ func zeekField(s string) string {
 // from a flow ID. It is deterministic, so the same capture gives the same
 // uids, and distinct for distinct IDs: splitmix64's finaliser is a
 // bijection on 64 bits and all 64 bits are encoded.
-func ZeekUID(id uint64) string {
+func ZeekUID(id uint64) string { return zeekUID(id, 0) }
+
+// zeekUID is the uid of the rec-th Zeek record of flow id; the record
+// number only changes the last six digits, so the first 11 still identify
+// the flow uniquely.
+func zeekUID(id uint64, rec int) string {
 	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	var b [18]byte
 	b[0] = 'C'
-	hi, lo := mix(id), mix(id^0x9e3779b97f4a7c15)
+	hi, lo := mix(id), mix(id^0x9e3779b97f4a7c15+uint64(rec))
 	for i := 1; i < 12; i++ { // 11 base62 digits hold 64 bits
 		var rem uint64
 		hi, rem = bits.Div64(0, hi, 62)

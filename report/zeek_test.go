@@ -84,3 +84,37 @@ func TestZeekLog(t *testing.T) {
 		}
 	}
 }
+
+// A flow that Zeek sees from the other side, and one Zeek splits in two.
+func TestZeekRecords(t *testing.T) {
+	d := fixture()
+	swapped := d.Flows[13] // #14, mid-stream: Zeek's originator is our server
+	swapped.Zeek = []reassembly.ZeekRecord{{FirstIndex: swapped.FirstIndex, Orig: swapped.Server().Addr,
+		Resp: swapped.Client().Addr, ConnState: "RSTRH", History: "^dAr"}}
+	split := d.Flows[7] // #8, SYNs spread over 7 s: Zeek's SYN timeout splits it
+	split.Zeek = []reassembly.ZeekRecord{
+		{FirstIndex: split.FirstIndex, Orig: split.Client().Addr, Resp: split.Server().Addr, ConnState: "S0", History: "S"},
+		{FirstIndex: split.LastIndex, Orig: split.Client().Addr, Resp: split.Server().Addr, ConnState: "S0", History: "S"},
+	}
+	var b bytes.Buffer
+	if err := Write(&b, "zeek", &Data{Flows: f2(split, swapped), Start: d.Start, End: d.End}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			rows = append(rows, l)
+		}
+	}
+	want := []string{
+		"1773480422.000000\t" + ZeekUID(8) + "\t10.0.0.1\t40008\t10.0.0.5\t443\ttcp\t-\t-\t-\t-\tS0\t-\t-\t0\tS\t-\t-\t-\t-\t-\t6",
+		"-\t" + zeekUID(8, 1) + "\t10.0.0.1\t40008\t10.0.0.5\t443\ttcp\t-\t-\t-\t-\tS0\t-\t-\t0\tS\t-\t-\t-\t-\t-\t6",
+		"1773480430.000000\t" + ZeekUID(14) + "\t10.0.0.2\t80\t10.0.0.7\t51000\ttcp\t-\t0.500000\t1400\t0\tRSTRH\t-\t-\t0\t^dAr\t1\t1466\t2\t132\t-\t6",
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	if zeekUID(8, 1) == ZeekUID(8) {
+		t.Errorf("two records of one flow share a uid")
+	}
+}
