@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -10,7 +11,8 @@ import (
 // 192.0.2.10, seen from a tap in front of it. Every kind of ending happens at
 // least once, each for a reason an on-call engineer would recognise:
 //
-//   - browsers fetch pages and close (clean, TIME_WAIT on their side);
+//   - browsers look the server up (DNS, not TCP), fetch pages and close
+//     (clean, TIME_WAIT on their side);
 //   - a load balancer health-checks over HTTP/1.0 every 2 s, the server
 //     closes first, and TIME_WAIT piles up on the server;
 //   - a websocket stays open all along (open);
@@ -52,9 +54,17 @@ func demo(s *scenario) {
 	}
 	s.expect(ws, exp{vOpen, stEstablished, stEstablished, "S1", "ShADad", "websocket: messages every 10 s up to the end"})
 
-	// Browsers.
+	// Browsers, each looking the server up first (DNS over UDP: counted
+	// and skipped).
 	for i := range 12 {
-		c := s.conn(client(fmt.Sprintf("198.51.100.%d", 11+i)), srv+":443", time.Duration(2+8*i)*sec)
+		ip := fmt.Sprintf("198.51.100.%d", 11+i)
+		at := time.Duration(2+8*i) * sec
+		err := s.dnsLookup(mustAddrPort(client(ip)), mustAddrPort("192.0.2.53:53"), at-30*ms,
+			uint16(s.rng.Uint32()), "www.example.test", netip.MustParseAddr(srv))
+		if err != nil {
+			panic(err) // a constant query that gopacket cannot write is a generator bug
+		}
+		c := s.conn(client(ip), srv+":443", at)
 		c.handshake().exchange(400, 1400).wait(80*ms).exchange(300, 900).wait(50 * ms).closeBy(C)
 		later(c, func(end time.Duration) exp {
 			st := waitState(lastPacket(c), end)

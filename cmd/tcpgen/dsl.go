@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // baseTime is time zero of every generated capture. A fixed instant keeps the
@@ -264,6 +267,39 @@ func (c *conn) closeBy(first side) *conn {
 	c.fin(first.peer())
 	c.ack(first)
 	return c
+}
+
+// datagram adds a UDP packet carrying data at t.
+func (k *packetSink) datagram(src, dst netip.AddrPort, t time.Duration, data []byte) {
+	k.add(packet{at: t, src: src, dst: dst, udp: true, data: data, wscale: -1})
+}
+
+// dnsLookup adds a DNS query for name from client to resolver and its answer
+// (an A record) 2 ms later.
+func (k *packetSink) dnsLookup(client, resolver netip.AddrPort, t time.Duration, id uint16, name string, answer netip.Addr) error {
+	q := layers.DNS{ID: id, RD: true, OpCode: layers.DNSOpCodeQuery,
+		Questions: []layers.DNSQuestion{{Name: []byte(name), Type: layers.DNSTypeA, Class: layers.DNSClassIN}}}
+	query, err := serializeDNS(&q)
+	if err != nil {
+		return err
+	}
+	q.QR, q.RA = true, true
+	q.Answers = []layers.DNSResourceRecord{{Name: []byte(name), Type: layers.DNSTypeA, Class: layers.DNSClassIN, TTL: 300, IP: answer.AsSlice()}}
+	reply, err := serializeDNS(&q)
+	if err != nil {
+		return err
+	}
+	k.datagram(client, resolver, t, query)
+	k.datagram(resolver, client, t+2*time.Millisecond, reply)
+	return nil
+}
+
+func serializeDNS(d *layers.DNS) ([]byte, error) {
+	buf := gopacket.NewSerializeBuffer()
+	if err := d.SerializeTo(buf, serializeOpts); err != nil {
+		return nil, fmt.Errorf("dns message: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // scenario is one generated capture: its packets, how they are framed and

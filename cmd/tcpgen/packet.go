@@ -71,6 +71,10 @@ type packet struct {
 	ipID     uint16
 	// file is the index of the output file of a multi-file scenario.
 	file int
+	// udp makes this a UDP datagram carrying data, the non-TCP traffic
+	// every real capture has and tcpaudit must count and skip.
+	udp  bool
+	data []byte
 	// ttl is the IPv4 TTL or IPv6 hop limit; 0 means 64, Linux's default.
 	ttl uint8
 	// fill, when non-zero, replaces the payload with that byte repeated, for
@@ -127,6 +131,7 @@ type encoder struct {
 	ip4     layers.IPv4
 	ip6     layers.IPv6
 	tcp     layers.TCP
+	udp     layers.UDP
 	opts    [5]layers.TCPOption
 	optBuf  [16]byte
 	sll     [20]byte
@@ -172,9 +177,13 @@ func (e *encoder) encode(l link, p *packet, emit func(frame []byte) error) error
 	if ttl == 0 {
 		ttl = 64
 	}
+	proto := layers.IPProtocolTCP
+	if p.udp {
+		proto = layers.IPProtocolUDP
+	}
 	if is6 {
 		e.ip6 = layers.IPv6{
-			Version: 6, HopLimit: ttl, NextHeader: layers.IPProtocolTCP,
+			Version: 6, HopLimit: ttl, NextHeader: proto,
 			SrcIP: p.src.Addr().AsSlice(), DstIP: p.dst.Addr().AsSlice(),
 		}
 		network = &e.ip6
@@ -186,7 +195,7 @@ func (e *encoder) encode(l link, p *packet, emit func(frame []byte) error) error
 	} else {
 		e.ip4 = layers.IPv4{
 			Version: 4, IHL: 5, TTL: ttl, Id: p.ipID, Flags: layers.IPv4DontFragment,
-			Protocol: layers.IPProtocolTCP,
+			Protocol: proto,
 			SrcIP:    p.src.Addr().AsSlice(), DstIP: p.dst.Addr().AsSlice(),
 		}
 		if p.fragment {
@@ -194,6 +203,17 @@ func (e *encoder) encode(l link, p *packet, emit func(frame []byte) error) error
 		}
 		network = &e.ip4
 		e.stack = append(e.stack, &e.ip4)
+	}
+	if p.udp {
+		e.udp = layers.UDP{SrcPort: layers.UDPPort(p.src.Port()), DstPort: layers.UDPPort(p.dst.Port())}
+		if err := e.udp.SetNetworkLayerForChecksum(network); err != nil {
+			return fmt.Errorf("udp checksum: %w", err)
+		}
+		e.stack = append(e.stack, &e.udp, gopacket.Payload(p.data))
+		if err := gopacket.SerializeLayers(e.buf, serializeOpts, e.stack...); err != nil {
+			return fmt.Errorf("serialize udp %v > %v: %w", p.src, p.dst, err)
+		}
+		return emit(e.buf.Bytes())
 	}
 	e.tcp = layers.TCP{
 		SrcPort: layers.TCPPort(p.src.Port()), DstPort: layers.TCPPort(p.dst.Port()),

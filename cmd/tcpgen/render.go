@@ -83,7 +83,9 @@ func writeFile(w io.Writer, name string, format fileFormat, links []link, pkts [
 			return st, fmt.Errorf("packet %s on interface %d of %d", p.tcpdump(), p.iface, len(links))
 		}
 		at := baseTime.Add(p.at)
-		st.TCPSegments++
+		if !p.udp {
+			st.TCPSegments++
+		}
 		err := enc.encode(links[p.iface], p, func(frame []byte) error {
 			st.Packets++
 			return fw.write(at, p.iface, frame)
