@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -71,6 +72,9 @@ type packet struct {
 	ipID     uint16
 	// file is the index of the output file of a multi-file scenario.
 	file int
+	// direction overrides the Linux cooked-capture packet type, for a host
+	// that sees its own packet leave and arrive (loopback with -i any).
+	direction direction
 	// udp makes this a UDP datagram carrying data, the non-TCP traffic
 	// every real capture has and tcpaudit must count and skip.
 	udp  bool
@@ -331,7 +335,7 @@ func (e *encoder) linkLayers(l link, p *packet, etherType layers.EthernetType) e
 		h := e.sll[:20]
 		clear(h)
 		binary.BigEndian.PutUint16(h[0:2], uint16(etherType))
-		binary.BigEndian.PutUint32(h[4:8], 2) // ifindex of eth0 on a typical host
+		binary.BigEndian.PutUint32(h[4:8], uint32(cmp.Or(l.ifindex, 2))) // 2: eth0 on a typical host
 		binary.BigEndian.PutUint16(h[8:10], 1)
 		h[10] = byte(sllPacketType(l, p))
 		h[11] = 6
@@ -351,10 +355,24 @@ func (e *encoder) linkLayers(l link, p *packet, etherType layers.EthernetType) e
 	return nil
 }
 
+// direction is how a Linux host saw a packet it captured.
+type direction uint8
+
+const (
+	dirAuto     direction = iota // from link.local: outgoing if it sent it
+	dirOutgoing                  // PACKET_OUTGOING
+	dirIncoming                  // PACKET_HOST
+)
+
 // sllPacketType is PACKET_HOST (0) for packets to the capturing host and
 // PACKET_OUTGOING (4) for packets it sent.
 func sllPacketType(l link, p *packet) uint16 {
-	if l.local.IsValid() && p.src.Addr() == l.local {
+	switch {
+	case p.direction == dirOutgoing:
+		return 4
+	case p.direction == dirIncoming:
+		return 0
+	case l.local.IsValid() && p.src.Addr() == l.local:
 		return 4
 	}
 	return 0

@@ -48,6 +48,7 @@ var catalogue = []scenarioDef{
 	{"pppoe.pcap", "PPPoE session 0x1234 carrying PPP/IPv4", linkClean(link{kind: linkPPPoE, name: "eth0", pppoeSession: 0x1234}, "10.4.0.1:40000", "10.4.0.2:80")},
 	{"sll.pcap", "Linux cooked capture v1 (DLT_LINUX_SLL)", linkClean(link{kind: linkSLL, name: "any", local: netip.MustParseAddr("10.5.0.1")}, "10.5.0.1:40000", "10.5.0.2:80")},
 	{"sll2.pcap", "Linux cooked capture v2 (DLT_LINUX_SLL2), what tcpdump -i any writes", linkClean(link{kind: linkSLL2, name: "any", local: netip.MustParseAddr("10.6.0.1")}, "10.6.0.1:40000", "10.6.0.2:80")},
+	{"sll2-loopback-any.pcap", "tcpdump -i any on loopback (IPv6 ::1): SLL2 shows every packet twice, leaving and arriving", loopbackAny},
 	{"null-loopback.pcap", "BSD loopback (DLT_NULL), as captured on lo0", linkClean(link{kind: linkNull, name: "lo0"}, "127.0.0.1:50000", "127.0.0.1:8080")},
 	{"raw-ip.pcap", "raw IP (LINKTYPE_RAW), as captured on a tun device", linkClean(link{kind: linkRaw, name: "tun0"}, "10.8.0.1:40000", "10.8.0.2:80")},
 	{"pcapng-two-interfaces.pcapng", "pcapng, eth0 (Ethernet) and tun0 (raw IP): a clean flow on one, a reset on the other, interleaved", pcapngTwoInterfaces},
@@ -253,6 +254,23 @@ func linkClean(l link, client, server string) func(*scenario) {
 		c.closeBy(C)
 		s.expect(c, expClientClose("clean close over "+l.kind.String()))
 	}
+}
+
+func loopbackAny(s *scenario) {
+	s.links = []link{{kind: linkSLL2, name: "any", ifindex: 1}} // lo
+	c := s.conn("[::1]:50100", "[::1]:8080", 0).handshake().exchange(120, 900)
+	c.closeBy(C)
+	// The "any" socket sees a loopback packet on transmit and again on
+	// receive, with the same timestamp to the microsecond or nearly.
+	for i := range s.packets {
+		s.packets[i].direction = dirOutgoing
+		in := s.packets[i]
+		in.direction = dirIncoming
+		in.at += 2 * time.Microsecond
+		s.packets = append(s.packets, in)
+	}
+	s.expect(c, exp{v: vClean, client: stTimeWait, server: stClosed,
+		why: "one clean connection; each packet is captured twice (Out, then In), not retransmitted"})
 }
 
 func pcapngTwoInterfaces(s *scenario) {

@@ -68,6 +68,8 @@ type link struct {
 	local netip.Addr
 	// ext6 puts a destination-options extension header in every IPv6 packet.
 	ext6 bool
+	// ifindex is the SLL2 interface index (0: 2, a typical eth0).
+	ifindex uint32
 }
 
 var ethernet = link{kind: linkEthernet, name: "eth0"}
