@@ -1,0 +1,311 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tcpaudit/tcpaudit/capture"
+	"github.com/tcpaudit/tcpaudit/reassembly"
+)
+
+// liveIdleTimeout finishes flows that stay silent this long when the user
+// gave no --idle-timeout: offline, a flow may stay open to the end of the
+// file, but a capture that runs for days must forget connections nobody
+// uses any more (an idle keepalive-less connection still shows up as open
+// in the report, with its last state).
+const liveIdleTimeout = time.Hour
+
+// liveDrain is how long a capture stopped by a signal keeps reading the
+// packets already queued in the kernel: a little more than one poll
+// interval, so that whatever was queued at Ctrl-C is read.
+const liveDrain = capture.DefaultPoll + 50*time.Millisecond
+
+// listInterfaces prints the interfaces live capture can use, numbered as
+// tcpdump -D numbers them, with their state and addresses.
+func listInterfaces(stdout, stderr io.Writer) int {
+	ifs, err := capture.Interfaces()
+	if err != nil {
+		fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+		return exitBadInput
+	}
+	for i, it := range ifs {
+		var tags []string
+		if it.Up {
+			tags = append(tags, "Up")
+		}
+		if it.Running {
+			tags = append(tags, "Running")
+		}
+		if it.Loopback {
+			tags = append(tags, "Loopback")
+		}
+		line := fmt.Sprintf("%d.%s", i+1, it.Name)
+		if it.Description != "" {
+			line += " (" + it.Description + ")"
+		}
+		if len(tags) > 0 {
+			line += " [" + strings.Join(tags, ", ") + "]"
+		}
+		for _, a := range it.Addrs {
+			line += " " + a.String()
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	return exitOK
+}
+
+// runLive captures on o.iface until Ctrl-C, SIGTERM, --duration or -c, then
+// writes the same report a file audit writes. The report is written on
+// every way out but a failure to start the capture.
+func runLive(o *options, stdout, stderr io.Writer) int {
+	if o.cfg.IdleTimeout == 0 {
+		o.cfg.IdleTimeout = liveIdleTimeout
+	}
+	var save *capture.Writer
+	var saveFile *os.File
+	if o.writeRaw != "" {
+		f, err := os.Create(o.writeRaw)
+		if err != nil {
+			fmt.Fprintf(stderr, "tcpaudit: -w: %v\n", err)
+			return exitBadInput
+		}
+		w, err := capture.NewWriter(f, rawFormat(o.writeRaw))
+		if err != nil {
+			f.Close()
+			fmt.Fprintf(stderr, "tcpaudit: -w %s: %v\n", o.writeRaw, err)
+			return exitBadInput
+		}
+		save, saveFile = w, f
+	}
+
+	live, err := capture.Listen(o.iface, capture.LiveOptions{
+		Snaplen: o.snaplen,
+		Promisc: o.promisc,
+		Filter:  o.filter,
+		Save:    save,
+	})
+	if err != nil {
+		if saveFile != nil {
+			saveFile.Close()
+			os.Remove(o.writeRaw)
+		}
+		// A PermissionError prints as one line that says how to fix it.
+		fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+		return exitBadInput
+	}
+	src := live.Source()
+
+	// Signals only set a flag: the capture loop notices it within one poll
+	// interval, stops reading, and the report is written as after any other
+	// stop. A second signal is deliberately not fatal, so an impatient
+	// double Ctrl-C still gets the report.
+	var stopping atomic.Bool
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for range sigs {
+			stopping.Store(true)
+		}
+	}()
+
+	start := time.Now()
+	var deadline time.Time
+	if o.duration > 0 {
+		deadline = start.Add(o.duration)
+	}
+	fmt.Fprintf(stderr, "tcpaudit: listening on %s, link-type %s, snapshot length %d bytes; Ctrl-C stops and writes the report\n",
+		o.iface, live.Link(), live.Snaplen())
+
+	a := newAudit(o, src)
+	var view *liveView
+	if o.every > 0 {
+		view = &liveView{a: a, live: live, w: stderr, every: o.every, next: start.Add(o.every), since: start}
+		a.onFlow = view.onFlow
+	}
+	// The stop check runs on the capture goroutine, after every packet and
+	// every quiet poll interval, so the running view reads the flow table
+	// without locks.
+	nextFlush := start.Add(time.Second)
+	readErr := a.feed(func() bool {
+		if stopping.Load() {
+			return true
+		}
+		now := time.Now()
+		if view != nil && !now.Before(view.next) {
+			view.tick(now)
+		}
+		if save != nil && !now.Before(nextFlush) {
+			// Keep -w readable while the capture runs (tcpdump -U).
+			save.Flush()
+			nextFlush = now.Add(time.Second)
+		}
+		return !deadline.IsZero() && !now.Before(deadline)
+	})
+
+	if stopping.Load() {
+		// Packets that reached the kernel before Ctrl-C belong in the
+		// report: read what is already queued, briefly.
+		drainUntil := time.Now().Add(liveDrain)
+		if err := a.feed(func() bool { return !time.Now().Before(drainUntil) }); err != nil && readErr == nil {
+			readErr = err
+		}
+	}
+	end := time.Now()
+	live.Close() // refreshes libpcap's counters
+	stats := live.Stats()
+	// The capture ends now, not at its last packet: a SYN that went
+	// unanswered for the last ten seconds was unanswered for ten seconds.
+	if n := end.UnixNano(); n > a.last {
+		a.last = n
+	}
+	d := a.data([]string{"iface:" + o.iface})
+	d.Start, d.End = start.UTC(), end.UTC()
+	d.Capture.Live = true
+	d.Capture.KernelDropped = stats.KernelDropped
+	d.Capture.IfaceDropped = stats.IfaceDropped
+	if readErr != nil {
+		d.Warnings = append(d.Warnings, "capture stopped by an error, report covers packets before it: "+readErr.Error())
+	}
+	if save != nil {
+		if err := save.Close(); err != nil {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("-w %s: %v", o.writeRaw, err))
+		}
+		if err := saveFile.Close(); err != nil {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("-w %s: %v", o.writeRaw, err))
+		}
+	}
+	fmt.Fprintf(stderr, "tcpaudit: %d packets captured, %d dropped by the kernel, %d by the interface\n",
+		stats.Received, stats.KernelDropped, stats.IfaceDropped)
+	code := finish(o, d, stdout, stderr)
+	if readErr != nil {
+		fmt.Fprintf(stderr, "tcpaudit: %v\n", readErr)
+		if code == exitOK {
+			code = exitBadInput
+		}
+	}
+	return code
+}
+
+// liveView prints the running view of --every on stderr: how many sockets
+// each host has in each state now, then the abnormal endings since the last
+// tick. It runs on the capture goroutine, between packets, so it reads the
+// flow table without locks.
+type liveView struct {
+	a     *audit
+	live  *capture.Live
+	w     io.Writer
+	every time.Duration
+	next  time.Time
+	since time.Time
+	ended []*reassembly.Flow // abnormal endings since the last tick
+}
+
+func (v *liveView) onFlow(f *reassembly.Flow) {
+	if f.Verdict.Abnormal() {
+		v.ended = append(v.ended, f)
+	}
+}
+
+// Bounds of one running view, so that a SYN flood or a busy proxy yields a
+// screenful per tick, not a scroll of thousands of lines. The final report
+// has everything.
+const (
+	viewMaxHosts  = 20
+	viewMaxEnding = 20
+)
+
+// tick prints one view and schedules the next.
+func (v *liveView) tick(now time.Time) {
+	type hostRow struct {
+		host   netip.Addr
+		states map[reassembly.State]int
+		total  int
+	}
+	rows := map[netip.Addr]*hostRow{}
+	v.a.table.States(func(addr netip.AddrPort, st reassembly.State) {
+		if st == reassembly.Unknown || st == reassembly.Closed {
+			return
+		}
+		r := rows[addr.Addr()]
+		if r == nil {
+			r = &hostRow{host: addr.Addr(), states: map[reassembly.State]int{}}
+			rows[addr.Addr()] = r
+		}
+		r.states[st]++
+		r.total++
+	})
+	sorted := make([]*hostRow, 0, len(rows))
+	for _, r := range rows {
+		sorted = append(sorted, r)
+	}
+	// Busiest hosts first; the address breaks ties so views are stable.
+	sort.Slice(sorted, func(i, j int) bool {
+		if sorted[i].total != sorted[j].total {
+			return sorted[i].total > sorted[j].total
+		}
+		return sorted[i].host.Less(sorted[j].host)
+	})
+
+	var b strings.Builder
+	st := v.live.Stats()
+	fin := len(v.a.flows)
+	fmt.Fprintf(&b, "--- %s  %d packets, %d %s, %d dropped\n", now.Format("15:04:05"),
+		v.a.src.Stats().Packets, fin, plural(fin, "finished flow", "finished flows"), st.KernelDropped+st.IfaceDropped)
+	for i, r := range sorted {
+		if i == viewMaxHosts {
+			fmt.Fprintf(&b, "  ... and %d more hosts\n", len(sorted)-i)
+			break
+		}
+		var parts []string
+		for s := reassembly.Unknown; s <= reassembly.LastAck; s++ {
+			if n := r.states[s]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", s, n))
+			}
+		}
+		fmt.Fprintf(&b, "  %-39s %s\n", r.host, strings.Join(parts, ", "))
+	}
+	if len(v.ended) == 0 {
+		fmt.Fprintf(&b, "  no abnormal endings since %s\n", v.since.Format("15:04:05"))
+	} else {
+		fmt.Fprintf(&b, "  %d abnormal %s since %s:\n", len(v.ended), plural(len(v.ended), "ending", "endings"), v.since.Format("15:04:05"))
+		for i, f := range v.ended {
+			if i == viewMaxEnding {
+				fmt.Fprintf(&b, "    ... and %d more\n", len(v.ended)-i)
+				break
+			}
+			fmt.Fprintf(&b, "    %-19s %s -> %s  %s\n", f.Verdict, f.Client().Addr, f.Server().Addr, f.Reason)
+		}
+	}
+	io.WriteString(v.w, b.String())
+	clear(v.ended)
+	v.ended = v.ended[:0]
+	v.since = now
+	for !v.next.After(now) {
+		v.next = v.next.Add(v.every)
+	}
+}
+
+// rawFormat picks the -w file format from its name: classic pcap for
+// ".pcap", as tcpdump -w writes, and pcapng otherwise.
+func rawFormat(name string) capture.FileFormat {
+	if strings.HasSuffix(strings.ToLower(name), ".pcap") {
+		return capture.FormatPcap
+	}
+	return capture.FormatPcapNG
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
