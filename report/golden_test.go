@@ -89,3 +89,23 @@ func TestUnknownFormat(t *testing.T) {
 		t.Fatal(`Write(_, "xml", _) = nil, want an error`)
 	}
 }
+
+// TestJSONEmpty: no flows is "flows": [], and the document parses.
+func TestJSONEmpty(t *testing.T) {
+	out := render(t, "json", &Data{})
+	var v struct {
+		Flows   []any          `json:"flows"`
+		Summary map[string]any `json:"summary"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if v.Flows == nil || len(v.Flows) != 0 || !bytes.Contains(out, []byte(`"flows": [],`)) {
+		t.Errorf("flows = %v, want []", v.Flows)
+	}
+	for _, k := range []string{"verdicts", "hosts", "peaks", "time_wait_pressure", "warnings", "inputs"} {
+		if l, ok := v.Summary[k].([]any); !ok || l == nil {
+			t.Errorf("summary.%s = %v, want []", k, v.Summary[k])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -106,15 +107,36 @@ func endStats(e *reassembly.Endpoint) JSONEndStats {
 		e.ZeroWindowProbes, e.SYNs, e.FINs, e.RSTs}
 }
 
+// Write streams the flows one by one, so memory stays at one flow's JSON
+// whatever the number of flows, then the summary. The bytes are exactly
+// what json.Encoder with a two-space indent would write for the whole
+// document.
 func (j jsonWriter) Write(d *Data) error {
-	out := struct {
-		Flows   []JSONFlow `json:"flows"`
-		Summary *Summary   `json:"summary"`
-	}{make([]JSONFlow, len(d.Flows)), Summarize(d)}
-	for i, f := range d.Flows {
-		out.Flows[i] = NewJSONFlow(f)
+	w := j.w
+	if len(d.Flows) == 0 {
+		io.WriteString(w, "{\n  \"flows\": [],\n")
+	} else {
+		io.WriteString(w, "{\n  \"flows\": [\n")
+		for i, f := range d.Flows {
+			b, err := json.MarshalIndent(NewJSONFlow(f), "    ", "  ")
+			if err != nil {
+				return fmt.Errorf("flow %d: %w", f.ID, err)
+			}
+			io.WriteString(w, "    ")
+			w.Write(b)
+			if i < len(d.Flows)-1 {
+				io.WriteString(w, ",")
+			}
+			io.WriteString(w, "\n")
+		}
+		io.WriteString(w, "  ],\n")
 	}
-	enc := json.NewEncoder(j.w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	b, err := json.MarshalIndent(Summarize(d), "  ", "  ")
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	io.WriteString(w, "  \"summary\": ")
+	w.Write(b)
+	_, err = io.WriteString(w, "\n}\n")
+	return err
 }

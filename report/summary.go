@@ -46,7 +46,9 @@ type VerdictCount struct {
 // HostRow is one host: its sockets per state at Summary.StatesAt, and the
 // flows it took part in per verdict (as client or server).
 type HostRow struct {
-	Host     netip.Addr     `json:"host"`
+	Host netip.Addr `json:"host"`
+	// Sockets is the number of sockets open at StatesAt: the sum of States.
+	Sockets  int            `json:"sockets"`
 	States   map[string]int `json:"states"`
 	Verdicts map[string]int `json:"verdicts"`
 	Flows    int            `json:"flows"`
@@ -95,6 +97,7 @@ func Summarize(d *Data) *Summary {
 		r := row(a)
 		for st, n := range m {
 			r.States[st.String()] = n
+			r.Sockets += n
 		}
 	}
 	for _, r := range hosts {
@@ -326,20 +329,13 @@ type personTables struct {
 func newPersonTables(s *Summary) personTables {
 	var t personTables
 	t.StateCols = stateColumns(s.Hosts)
-	sockets := func(r HostRow) int {
-		n := 0
-		for _, c := range r.States {
-			n += c
-		}
-		return n
-	}
 	var open []HostRow
 	for _, r := range s.Hosts {
-		if sockets(r) > 0 {
+		if r.Sockets > 0 {
 			open = append(open, r)
 		}
 	}
-	t.StateRows, t.StateMore = top(open, func(r HostRow) int { return sockets(r) }, func(a, b HostRow) int { return a.Host.Compare(b.Host) })
+	t.StateRows, t.StateMore = top(open, func(r HostRow) int { return r.Sockets }, func(a, b HostRow) int { return a.Host.Compare(b.Host) })
 	for _, vc := range s.Verdicts {
 		if vc.Count > 0 {
 			t.VerdictCols = append(t.VerdictCols, vc.Verdict.String())

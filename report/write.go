@@ -99,8 +99,8 @@ func arrowed(f *reassembly.Flow) string {
 }
 
 // verdictDetail is the verdict plus who did it, when the verdict has a doer:
-// "reset by server", "half_open (RST from client)", "unacked_fin (first
-// FIN: client)".
+// "reset by server", "half_open (RST from client)",
+// "lingering_fin_wait2 (closed first: server)".
 func verdictDetail(f *reassembly.Flow) string {
 	s := f.Verdict.String()
 	switch {
@@ -108,8 +108,8 @@ func verdictDetail(f *reassembly.Flow) string {
 		s += " by " + f.ResetBy.String()
 	case f.ResetBy != reassembly.Nobody:
 		s += " (RST from " + f.ResetBy.String() + ")"
-	case f.ActiveCloser != reassembly.Nobody && f.Verdict.Abnormal():
-		s += " (first FIN: " + f.ActiveCloser.String() + ")"
+	case f.ActiveCloser != reassembly.Nobody && f.Verdict == reassembly.LingeringFinWait2:
+		s += " (closed first: " + f.ActiveCloser.String() + ")"
 	}
 	return s
 }
