@@ -463,24 +463,29 @@ func corpus() []malformedFile {
 		gz[:cutAt], outcome{damaged: true, errAt: clean.records[4], tcp: 4})
 
 	// ---- pcapng block lengths that lie
-	lie := func(name, wrong string, head, tail uint32, body []byte) {
+	// lie writes the clean connection with a lying block after the
+	// handshake. An impossible length is reported at the length field
+	// itself (field = 4, the offset of Block Total Length in the block);
+	// lengths that are possible but inconsistent with the rest of the
+	// block, at the block.
+	lie := func(name, wrong string, head, tail uint32, body []byte, field int64) {
 		g := newNg()
 		g.idb()
 		g.segs(0, conn[:3])
 		g.rawBlock(ngEPB, head, body, tail)
 		g.segs(0, conn[3:])
-		add(name, wrong, g.b, outcome{damaged: true, errAt: g.blocks[5], tcp: 3})
+		add(name, wrong, g.b, outcome{damaged: true, errAt: g.blocks[5] + field, tcp: 3})
 	}
 	body := epbBody(0, 5, uint32(len(frame(dataSeg))), frame(dataSeg))
 	honest := uint32(12 + len(body))
-	lie("pcapng-block-len-too-small.pcapng", "after the handshake, an Enhanced Packet Block whose total length says 8 (the minimum is 12)",
-		8, 8, body)
-	lie("pcapng-block-len-not-mult4.pcapng", fmt.Sprintf("after the handshake, an Enhanced Packet Block whose total length says %d, not a multiple of 4", honest+1),
-		honest+1, honest+1, body)
+	lie("pcapng-block-len-too-small.pcapng", "after the handshake, an Enhanced Packet Block whose total length says 8 (the minimum is 12); the error names the length field",
+		8, 8, body, 4)
+	lie("pcapng-block-len-not-mult4.pcapng", fmt.Sprintf("after the handshake, an Enhanced Packet Block whose total length says %d, not a multiple of 4; the error names the length field", honest+1),
+		honest+1, honest+1, body, 4)
 	lie("pcapng-block-len-trailer-mismatch.pcapng", fmt.Sprintf("after the handshake, an Enhanced Packet Block whose trailing length (%d) differs from its leading one (%d)", honest+4, honest),
-		honest, honest+4, body)
+		honest, honest+4, body, 0)
 	lie("pcapng-epb-caplen-4gib.pcapng", "after the handshake, an honest-length Enhanced Packet Block whose captured length field says 0xfffffff0 (about 4 GiB)",
-		honest, honest, mutate(body, func(b []byte) { binary.LittleEndian.PutUint32(b[12:], 0xfffffff0) }))
+		honest, honest, mutate(body, func(b []byte) { binary.LittleEndian.PutUint32(b[12:], 0xfffffff0) }), 0)
 
 	g := newNg()
 	g.idb()
@@ -534,7 +539,8 @@ hand: they are written, byte for byte, by cmd/tcpaudit/hostile_gen_test.go:
 
 and cmd/tcpaudit/hostile_test.go runs the whole command on each of them.
 "Offset" is a byte offset into the file (into the decompressed stream for
-.gz files): the start of the damaged record or block, so that
+.gz files): the start of the damaged record or block (or of the length
+field, when that field alone is impossible), so that
 ` + "`xxd -s OFFSET FILE`" + ` shows it. The clean connection the damage sits in is
 192.0.2.10:40000 -> 198.51.100.20:80, 8 packets, one millisecond apart.
 
