@@ -70,6 +70,34 @@ func (in *input) readFull(b []byte) (int, error) {
 	return n, err
 }
 
+// view returns the next n bytes without copying them when they fit in
+// the read buffer (always, for a packet: readBufSize >= maxCaplen), else
+// copied into *spill. The bytes are valid until the next read. Errors are
+// those of readFull, with the number of bytes that were available.
+func (in *input) view(n int, spill *[]byte) ([]byte, int, error) {
+	if n <= in.br.Size() {
+		b, err := in.br.Peek(n)
+		in.br.Discard(len(b))
+		in.off += int64(len(b))
+		if err != nil {
+			if err == io.EOF && len(b) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, len(b), err
+		}
+		return b, n, nil
+	}
+	if cap(*spill) < n {
+		*spill = make([]byte, n)
+	}
+	b := (*spill)[:n]
+	got, err := in.readFull(b)
+	if err != nil {
+		return nil, got, err
+	}
+	return b, n, nil
+}
+
 // discard skips n bytes.
 func (in *input) discard(n int) (int, error) {
 	d, err := in.br.Discard(n)

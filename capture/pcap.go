@@ -14,14 +14,13 @@ import (
 // allocate per packet.
 type pcapReader struct {
 	*input
-	order    binary.ByteOrder
-	nanos    bool   // timestamps are nanoseconds rather than microseconds
-	extra    int    // bytes after the 16-byte record header (8 in Kuznetzov's format)
-	snaplen  uint32 // as declared; 0 means "not stated"
-	link     LinkType
-	hdr      [24]byte
-	buf      []byte
-	lastTime int64
+	order   binary.ByteOrder
+	nanos   bool   // timestamps are nanoseconds rather than microseconds
+	extra   int    // bytes after the 16-byte record header (8 in Kuznetzov's format)
+	snaplen uint32 // as declared; 0 means "not stated"
+	link    LinkType
+	hdr     [24]byte
+	buf     []byte // spill buffer for reads larger than the bufio buffer (never, for packets)
 
 	// Counts of tolerated oddities, turned into warnings.
 	overSnaplen, lenUnderCaplen, badFraction uint64
@@ -64,24 +63,25 @@ func newPcapReader(in *input) (*pcapReader, error) {
 	return r, nil
 }
 
-// ReadPacket returns the next record. The data is valid until the next call.
+// ReadPacket returns the next record. The data is a view into the read
+// buffer, valid until the next call: nothing is copied or allocated.
 func (r *pcapReader) ReadPacket() (packet, error) {
-	start := r.input.off
-	hdr := r.hdr[:16+r.extra]
-	n, err := r.input.readFull(hdr)
+	start := r.off
+	hlen := 16 + r.extra
+	hdr, n, err := r.view(hlen, &r.buf)
 	if err != nil {
 		if err == io.EOF {
 			return packet{}, io.EOF
 		}
 		if errorIsTruncation(err) {
-			return packet{}, r.input.formatError(start, truncatedError("packet record header", len(hdr), n))
+			return packet{}, r.formatError(start, truncatedError("packet record header", hlen, n))
 		}
-		return packet{}, r.input.formatError(start, err)
+		return packet{}, r.formatError(start, err)
 	}
 	sec, frac := r.order.Uint32(hdr[0:]), r.order.Uint32(hdr[4:])
 	caplen, wirelen := r.order.Uint32(hdr[8:]), r.order.Uint32(hdr[12:])
 	if caplen > maxCaplen {
-		return packet{}, r.input.formatError(start, fmt.Errorf("packet record claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
+		return packet{}, r.formatError(start, fmt.Errorf("packet record claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
 	}
 	if r.snaplen != 0 && caplen > r.snaplen {
 		r.overSnaplen++
@@ -90,15 +90,12 @@ func (r *pcapReader) ReadPacket() (packet, error) {
 		r.lenUnderCaplen++
 		wirelen = caplen
 	}
-	if cap(r.buf) < int(caplen) {
-		r.buf = make([]byte, caplen, max(int(caplen), 2048))
-	}
-	data := r.buf[:caplen]
-	if n, err := r.input.readFull(data); err != nil {
+	data, n, err := r.view(int(caplen), &r.buf)
+	if err != nil {
 		if errorIsTruncation(err) {
-			return packet{}, r.input.formatError(start, truncatedError("packet record", int(caplen)+len(hdr), n+len(hdr)))
+			return packet{}, r.formatError(start, truncatedError("packet record", int(caplen)+hlen, n+hlen))
 		}
-		return packet{}, r.input.formatError(start, err)
+		return packet{}, r.formatError(start, err)
 	}
 	ts := int64(sec) * 1e9
 	if r.nanos {
@@ -112,7 +109,6 @@ func (r *pcapReader) ReadPacket() (packet, error) {
 		}
 		ts += int64(frac) * 1e3
 	}
-	r.lastTime = ts
 	return packet{data: data, ts: ts, wireLen: int(wirelen), link: r.link}, nil
 }
 
