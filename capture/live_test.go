@@ -204,3 +204,20 @@ func TestListenAnySLL2(t *testing.T) {
 		t.Errorf("-i any link type %s, want LINUX_SLL2", live.Link())
 	}
 }
+
+// TestLiveWarnings checks that drops and a failed -w copy reach the
+// report's warnings, and that a clean capture has none.
+func TestLiveWarnings(t *testing.T) {
+	r := &liveReader{iface: "eth0", closed: true}
+	if w := r.Warnings(); len(w) != 0 {
+		t.Errorf("no drops, no -w error: warnings %q, want none", w)
+	}
+	r.stats = LiveStats{Received: 100, KernelDropped: 7, IfaceDropped: 2}
+	r.saveErr = errors.New("no space left on device")
+	w := strings.Join(r.Warnings(), "\n")
+	for _, want := range []string{"report incomplete: 7 packets dropped by the kernel and 2 by the interface on eth0", "-w", "no space left on device"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings %q do not say %q", w, want)
+		}
+	}
+}

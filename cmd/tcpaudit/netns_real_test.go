@@ -86,6 +86,7 @@ type e2eReport struct {
 			KernelDropped uint64 `json:"KernelDropped"`
 			IfaceDropped  uint64 `json:"IfaceDropped"`
 			Live          bool   `json:"Live"`
+			Evicted       uint64 `json:"Evicted"`
 		} `json:"capture"`
 	} `json:"summary"`
 }

@@ -591,6 +591,33 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		}
 	})
 
+	t.Run("max-flows", func(t *testing.T) {
+		// 12 connections through a table capped at 4: the capture keeps
+		// going, every connection is still reported, and the 8 evictions
+		// are counted (none expired: TIME_WAIT is 60 s, idle 1 h).
+		const port, n, max = 7104, 12, 4
+		out := filepath.Join(t.TempDir(), "report.json")
+		srv := netip.AddrPortFrom(lab.srv.v4, port)
+		serveConns(lab.srv.listen(t, srv), n, pingThenDrain)
+		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", fmt.Sprintf("tcp port %d", port),
+			"--max-flows", fmt.Sprint(max), "--format", "json", "-o", out)
+		for range n {
+			c, err := lab.cli.dial(context.Background(), netip.AddrPort{}, srv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			request(t, c)
+			c.Close()
+		}
+		time.Sleep(200 * time.Millisecond)
+		p.interrupt(t)
+		rep := readReport(t, out)
+		if len(rep.Flows) != n || rep.Summary.Capture.Evicted != n-max {
+			t.Errorf("--max-flows %d with %d connections: %d flows, %d evicted; want %d flows, %d evicted",
+				max, n, len(rep.Flows), rep.Summary.Capture.Evicted, n, n-max)
+		}
+	})
+
 	t.Run("SIGTERM", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "report.txt")
 		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", "tcp port 7103", "-o", out)
