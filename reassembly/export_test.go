@@ -1,0 +1,4 @@
+package reassembly
+
+// ShardOf exposes shardOf to the external tests.
+var ShardOf = shardOf

@@ -1,0 +1,399 @@
+package reassembly
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"runtime"
+	"sync"
+
+	"github.com/tcpaudit/tcpaudit/capture"
+)
+
+// Sharded is a flow table spread over worker goroutines, one Table each, so
+// that reading and decoding packets (on the caller's goroutine) and tracking
+// state (on the workers) use more than one core.
+//
+// A segment goes to the shard chosen by a hash of its two endpoints that is
+// the same in both directions, so every packet of a flow reaches the same
+// Table, in capture order. Each Table therefore sees exactly the packets it
+// would see alone, and a flow's verdict is the single-threaded verdict.
+//
+// Segments travel in batches (batchSize of them per channel send), which
+// keeps the cost of a channel operation far below the cost of a packet.
+//
+// The shards also share the table's clock: Sharded tracks the latest
+// timestamp of all segments and hands it to a shard with each segment whose
+// timestamp goes backwards, and before States and Close, so that timers and
+// backwards-time handling decide as one Table would.
+//
+// Sharded has Table's API and contract, with three differences that follow
+// from the concurrency:
+//   - a flow's ID is the Index of its first packet (Flow.FirstIndex), not a
+//     count: a count would need every shard to agree on the order in which
+//     flows began. It ascends in order of first packet as well, and does
+//     not depend on the number of shards.
+//   - flows of different shards are emitted in no particular order; sort
+//     them by ID.
+//   - emit is only called from inside Add, Sync, States, Stats and Close,
+//     on the caller's goroutine, so it needs no locking.
+//
+// A Sharded must be used from one goroutine.
+type Sharded struct {
+	emit func(*Flow)
+	// single is the whole table when there is nothing to shard onto: one
+	// core, or a MaxFlows cap (see NewSharded). Add then costs what
+	// Table.Add costs.
+	single *Table
+	shards []*shard
+	// out carries finished flows from the workers to the caller.
+	out chan []*Flow
+	// now is the latest segment time added, the clock a single Table
+	// would have; seen is set once there is one.
+	now  int64
+	seen bool
+	// closed is set by Close; the workers are gone afterwards.
+	closed bool
+	stats  TableStats
+}
+
+// Batching parameters. A batch of 256 segments is about 28 KB, so a few in
+// flight per shard stay in cache; queueDepth batches may wait per shard
+// before Add blocks, which absorbs a worker's hiccups (a table growing)
+// without letting the reader run far ahead in memory.
+const (
+	batchSize  = 256
+	queueDepth = 4
+)
+
+// shard is one worker's Table and the batches flowing to it.
+type shard struct {
+	table *Table
+	// cur is the batch the caller is filling; nil until the first segment.
+	cur *batch
+	// in carries batches (and control messages) to the worker; free
+	// carries emptied batches back, so batches are allocated once.
+	in   chan *batch
+	free chan *batch
+	// pending collects what the table emitted during the current batch;
+	// the worker owns it until it sends it on Sharded.out.
+	pending []*Flow
+}
+
+// batch is a slice of segments for one shard, or a control message.
+type batch struct {
+	segs []capture.Segment
+	// back lists the segments whose timestamp is earlier than the table's
+	// clock, with the clock: rare, so a short list beats a clock per
+	// segment.
+	back []backwards
+	// do, when set, runs on the worker with its table after the segments,
+	// and done is signalled after it: Sync, States, Stats and Close use it.
+	do   func(*Table)
+	done chan struct{}
+}
+
+// backwards marks segs[i] as arriving when the shared clock read now.
+type backwards struct {
+	i   int
+	now int64
+}
+
+// NewSharded returns an empty table spread over n workers. n <= 0 picks
+// one worker per available CPU (runtime.GOMAXPROCS); with one CPU, or
+// n == 1 and nothing to gain, it returns a table with no workers at all
+// whose Add is a plain Table.Add. emit has Table's contract.
+//
+// When cfg.MaxFlows is set, the cap applies to the whole table and the
+// oldest idle flow of all is evicted; no shard can know that, so the table
+// then runs unsharded rather than evict different flows than Table would.
+func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	s := &Sharded{emit: emit}
+	if n == 1 && runtime.GOMAXPROCS(0) == 1 || cfg.MaxFlows > 0 {
+		s.single = NewTable(cfg, func(f *Flow) {
+			f.ID = f.FirstIndex
+			emit(f)
+		})
+		return s
+	}
+	s.out = make(chan []*Flow, n*queueDepth)
+	s.shards = make([]*shard, n)
+	for i := range s.shards {
+		sh := &shard{
+			in:   make(chan *batch, queueDepth),
+			free: make(chan *batch, queueDepth+2),
+		}
+		// queueDepth batches queued, one being worked on, one being
+		// filled: the caller never waits for a batch that does not exist.
+		for range queueDepth + 2 {
+			sh.free <- &batch{segs: make([]capture.Segment, 0, batchSize)}
+		}
+		sh.table = NewTable(cfg, func(f *Flow) { sh.pending = append(sh.pending, f) })
+		s.shards[i] = sh
+		go sh.work(s.out)
+	}
+	return s
+}
+
+// work runs on the shard's goroutine until the channel is closed.
+func (sh *shard) work(out chan<- []*Flow) {
+	for b := range sh.in {
+		back := b.back
+		for i := range b.segs {
+			if len(back) > 0 && back[0].i == i {
+				sh.table.advance(back[0].now)
+				back = back[1:]
+			}
+			sh.table.Add(&b.segs[i])
+		}
+		if b.do != nil {
+			b.do(sh.table)
+		}
+		if len(sh.pending) > 0 {
+			for _, f := range sh.pending {
+				f.ID = f.FirstIndex
+			}
+			out <- sh.pending
+			sh.pending = nil
+		}
+		if b.done != nil {
+			b.done <- struct{}{}
+		}
+		if b.segs != nil {
+			b.segs, b.back = b.segs[:0], b.back[:0]
+			sh.free <- b
+		}
+	}
+}
+
+// Add routes seg to its flow's shard. It does not allocate: the segment is
+// copied into a batch that is reused once the worker is done with it.
+func (s *Sharded) Add(seg *capture.Segment) {
+	if s.single != nil {
+		s.single.Add(seg)
+		return
+	}
+	sh := s.shards[shardOf(seg.Src, seg.Dst, len(s.shards))]
+	if sh.cur == nil {
+		sh.cur = s.take(sh)
+	}
+	switch {
+	case !s.seen:
+		s.now, s.seen = seg.Time, true
+	case seg.Time < s.now:
+		sh.cur.back = append(sh.cur.back, backwards{len(sh.cur.segs), s.now})
+	default:
+		s.now = seg.Time
+	}
+	sh.cur.segs = append(sh.cur.segs, *seg)
+	if len(sh.cur.segs) == batchSize {
+		s.send(sh, sh.cur)
+		sh.cur = nil
+	}
+}
+
+// take returns an empty batch for sh, emitting finished flows while it
+// waits for one (a worker blocked on out would otherwise never free one).
+func (s *Sharded) take(sh *shard) *batch {
+	for {
+		select {
+		case b := <-sh.free:
+			return b
+		case fs := <-s.out:
+			s.deliver(fs)
+		}
+	}
+}
+
+// send queues b for sh's worker, emitting finished flows while the queue
+// is full.
+func (s *Sharded) send(sh *shard, b *batch) {
+	for {
+		select {
+		case sh.in <- b:
+			return
+		case fs := <-s.out:
+			s.deliver(fs)
+		}
+	}
+}
+
+func (s *Sharded) deliver(fs []*Flow) {
+	for _, f := range fs {
+		s.emit(f)
+	}
+}
+
+// barrier sends every partial batch, then runs do on each shard's worker
+// and returns once all have run, with every flow they finished emitted.
+// Unless parallel is set, the shards run do one at a time, so do needs no
+// locking of its own.
+func (s *Sharded) barrier(do func(*Table), parallel bool) {
+	for _, sh := range s.shards {
+		if sh.cur != nil && len(sh.cur.segs) > 0 {
+			s.send(sh, sh.cur)
+			sh.cur = nil
+		}
+	}
+	done := make(chan struct{}, len(s.shards))
+	for _, sh := range s.shards {
+		s.send(sh, &batch{do: do, done: done})
+		if !parallel {
+			s.wait(done)
+		}
+	}
+	if parallel {
+		for range s.shards {
+			s.wait(done)
+		}
+	}
+	// The workers sent their flows on out before signalling done.
+	for {
+		select {
+		case fs := <-s.out:
+			s.deliver(fs)
+		default:
+			return
+		}
+	}
+}
+
+// wait blocks until done is signalled, emitting flows meanwhile.
+func (s *Sharded) wait(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case fs := <-s.out:
+			s.deliver(fs)
+		}
+	}
+}
+
+// Sync waits until every segment added so far has been processed and every
+// flow finished by them emitted. A live view calls it before reading the
+// running state; offline reading never needs it.
+func (s *Sharded) Sync() {
+	if s.single != nil || s.closed {
+		return
+	}
+	s.barrier(s.catchUp, true)
+}
+
+// States calls fn with the current state of every tracked endpoint, as
+// Table.States does, after every segment added so far has been processed.
+func (s *Sharded) States(fn func(addr netip.AddrPort, st State)) {
+	if s.single != nil {
+		s.single.States(fn)
+		return
+	}
+	if s.closed {
+		return
+	}
+	s.barrier(func(t *Table) {
+		s.catchUp(t)
+		t.States(fn)
+	}, false)
+}
+
+// Close ends the capture at endNanos in every shard: each classifies and
+// emits its remaining flows, as Table.Close does. The workers exit; the
+// table must not be used afterwards, except for Stats.
+func (s *Sharded) Close(endNanos int64) {
+	if s.single != nil {
+		s.single.Close(endNanos)
+		return
+	}
+	if s.closed {
+		return
+	}
+	var per []TableStats
+	var mu sync.Mutex
+	s.barrier(func(t *Table) {
+		s.catchUp(t)
+		t.Close(endNanos)
+		mu.Lock()
+		per = append(per, t.Stats())
+		mu.Unlock()
+	}, true)
+	for _, sh := range s.shards {
+		close(sh.in)
+	}
+	s.closed = true
+	s.stats = sumStats(per)
+}
+
+// Stats returns the counters of all shards together.
+func (s *Sharded) Stats() TableStats {
+	if s.single != nil {
+		return s.single.Stats()
+	}
+	if s.closed {
+		return s.stats
+	}
+	var per []TableStats
+	s.barrier(func(t *Table) {
+		s.catchUp(t)
+		per = append(per, t.Stats())
+	}, false)
+	return sumStats(per)
+}
+
+// catchUp brings a shard's table to the shared clock, if there is one yet,
+// and lets it expire what a single Table would have expired by now: its own
+// clock only moves with its own segments.
+func (s *Sharded) catchUp(t *Table) {
+	if s.seen {
+		t.advance(s.now)
+		t.expire()
+	}
+}
+
+// sumStats adds up the counters of the shards.
+func sumStats(per []TableStats) TableStats {
+	var sum TableStats
+	for _, p := range per {
+		sum.Packets += p.Packets
+		sum.Active += p.Active
+		sum.Total += p.Total
+		sum.Emitted += p.Emitted
+		sum.Evicted += p.Evicted
+		sum.IdleExpired += p.IdleExpired
+		sum.Backwards += p.Backwards
+	}
+	return sum
+}
+
+// shardOf picks the shard of a segment from its two endpoints. The hash of
+// each endpoint is combined with XOR, which does not care about order, so
+// both directions of a flow land on the same shard.
+func shardOf(a, b netip.AddrPort, n int) int {
+	h := endpointHash(a) ^ endpointHash(b)
+	// Fold the high bits in: the modulus below only looks at the low ones.
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 32
+	return int(h % uint64(n))
+}
+
+// endpointHash mixes an address and port into 64 bits (the multipliers are
+// splitmix64's). IPv4 addresses hash as their 16-byte mapped form, which is
+// fine: both directions of a flow spell their addresses the same way.
+func endpointHash(ap netip.AddrPort) uint64 {
+	a := ap.Addr().As16()
+	h := binary.LittleEndian.Uint64(a[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(a[8:])
+	h = (h ^ h>>31) * 0x94d049bb133111eb
+	h ^= uint64(ap.Port()) * 0xbf58476d1ce4e5b9
+	return h ^ h>>30
+}
+
+// advance moves the table's clock to now, the latest time of all shards,
+// before a segment or query, so that the shard decides as if it had seen
+// every segment. The clock never moves back.
+func (t *Table) advance(now int64) {
+	if !t.seen || now > t.now {
+		t.now, t.seen = now, true
+	}
+}
