@@ -371,6 +371,20 @@ func serveConns(ln *net.TCPListener, n int, handle func(*net.TCPConn)) {
 	}()
 }
 
+// pingConns makes n connections from host to srv, one after the other:
+// connect, ping, pong, close.
+func pingConns(t *testing.T, host netnsHost, srv netip.AddrPort, n int) {
+	t.Helper()
+	for range n {
+		c, err := host.dial(context.Background(), netip.AddrPort{}, srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		request(t, c)
+		c.Close()
+	}
+}
+
 // pingThenDrain is the usual server: answer one ping, wait for the
 // client's FIN, close.
 func pingThenDrain(c *net.TCPConn) {
@@ -435,12 +449,7 @@ func testLivePermissions(t *testing.T, lab *netnsLab) {
 		p := startCapture(t, lab.srv.ns, argv...)
 		srv := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
 		serveConns(lab.srv.listen(t, srv), 1, pingThenDrain)
-		c, err := lab.srv.dial(context.Background(), netip.AddrPort{}, srv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		request(t, c)
-		c.Close()
+		pingConns(t, lab.srv, srv, 1)
 		time.Sleep(200 * time.Millisecond)
 		p.interrupt(t)
 		rep := readReport(t, out)

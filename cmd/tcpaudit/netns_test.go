@@ -578,12 +578,7 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		serveConns(lab.srv.listen(t, srv), 1, pingThenDrain)
 		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", fmt.Sprintf("tcp port %d", port),
 			"-c", "3", "--format", "json", "-o", out)
-		c, err := lab.cli.dial(context.Background(), netip.AddrPort{}, srv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		request(t, c)
-		c.Close()
+		pingConns(t, lab.cli, srv, 1)
 		p.wait(t, "with -c 3")
 		rep := readReport(t, out)
 		if rep.Summary.Capture.Packets != 3 || len(rep.Flows) != 1 || rep.Flows[0].Verdict != "open" {
@@ -601,14 +596,7 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		serveConns(lab.srv.listen(t, srv), n, pingThenDrain)
 		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", fmt.Sprintf("tcp port %d", port),
 			"--max-flows", fmt.Sprint(max), "--format", "json", "-o", out)
-		for range n {
-			c, err := lab.cli.dial(context.Background(), netip.AddrPort{}, srv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			request(t, c)
-			c.Close()
-		}
+		pingConns(t, lab.cli, srv, n)
 		time.Sleep(200 * time.Millisecond)
 		p.interrupt(t)
 		rep := readReport(t, out)
