@@ -102,14 +102,14 @@ func runFiles(o *options, stdin io.Reader, stdout, stderr io.Writer) int {
 	inputs := o.inputs
 	cleanup, err := spoolStdinIfNeeded(o, stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+		complain(stderr, "%v", err)
 		return exitBadInput
 	}
 	defer cleanup()
 
 	src, err := capture.OpenFiles(o.inputs, capture.Options{Filter: o.filter})
 	if err != nil {
-		fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+		complain(stderr, "%v", err)
 		return exitBadInput
 	}
 	defer src.Close()
@@ -126,7 +126,7 @@ func runFiles(o *options, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	code := finish(o, d, stdout, stderr)
 	if readErr != nil {
-		fmt.Fprintf(stderr, "tcpaudit: %v\n", readErr)
+		complain(stderr, "%v", readErr)
 		return exitBadInput
 	}
 	return code
@@ -167,7 +167,7 @@ func finish(o *options, d *report.Data, stdout, stderr io.Writer) int {
 	if o.at != "" {
 		at, err := parseAt(o.at, d.Start)
 		if err != nil {
-			fmt.Fprintf(stderr, "tcpaudit: --at: %v\n", err)
+			complain(stderr, "--at: %v", err)
 			return exitBadInput
 		}
 		d.At = at
@@ -176,7 +176,7 @@ func finish(o *options, d *report.Data, stdout, stderr io.Writer) int {
 	if o.failOn != "" {
 		g, err := report.ParseGate(o.failOn)
 		if err != nil {
-			fmt.Fprintf(stderr, "tcpaudit: --fail-on: %v\n", err)
+			complain(stderr, "--fail-on: %v", err)
 			return exitBadInput
 		}
 		gate = g
@@ -184,18 +184,18 @@ func finish(o *options, d *report.Data, stdout, stderr io.Writer) int {
 	if o.evidence != "" {
 		d.EvidenceFile = o.evidence
 		if err := writeEvidence(o, d); err != nil {
-			fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+			complain(stderr, "%v", err)
 			return exitBadInput
 		}
 	}
 	if err := writeReport(o, d, stdout); err != nil {
-		fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+		complain(stderr, "%v", err)
 		return exitBadInput
 	}
 	if o.failOn != "" {
 		if failed, why := gate.Check(d); failed {
 			for _, w := range why {
-				fmt.Fprintf(stderr, "tcpaudit: --fail-on: %s\n", w)
+				complain(stderr, "--fail-on: %s", w)
 			}
 			return exitGate
 		}
@@ -251,4 +251,3 @@ func parseList(s string) []string {
 	}
 	return out
 }
-

@@ -33,7 +33,7 @@ const liveDrain = capture.DefaultPoll + 50*time.Millisecond
 func listInterfaces(stdout, stderr io.Writer) int {
 	ifs, err := capture.Interfaces()
 	if err != nil {
-		fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+		complain(stderr, "%v", err)
 		return exitBadInput
 	}
 	for i, it := range ifs {
@@ -74,13 +74,13 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 	if o.writeRaw != "" {
 		f, err := os.Create(o.writeRaw)
 		if err != nil {
-			fmt.Fprintf(stderr, "tcpaudit: -w: %v\n", err)
+			complain(stderr, "-w: %v", err)
 			return exitBadInput
 		}
 		w, err := capture.NewWriter(f, rawFormat(o.writeRaw))
 		if err != nil {
 			f.Close()
-			fmt.Fprintf(stderr, "tcpaudit: -w %s: %v\n", o.writeRaw, err)
+			complain(stderr, "-w %s: %v", o.writeRaw, err)
 			return exitBadInput
 		}
 		save, saveFile = w, f
@@ -98,7 +98,7 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 			os.Remove(o.writeRaw)
 		}
 		// A PermissionError prints as one line that says how to fix it.
-		fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+		complain(stderr, "%v", err)
 		return exitBadInput
 	}
 	src := live.Source()
@@ -122,7 +122,7 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 	if o.duration > 0 {
 		deadline = start.Add(o.duration)
 	}
-	fmt.Fprintf(stderr, "tcpaudit: listening on %s, link-type %s, snapshot length %d bytes; Ctrl-C stops and writes the report\n",
+	complain(stderr, "listening on %s, link-type %s, snapshot length %d bytes; Ctrl-C stops and writes the report",
 		o.iface, live.Link(), live.Snaplen())
 
 	a := newAudit(o, src)
@@ -183,11 +183,11 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 			d.Warnings = append(d.Warnings, fmt.Sprintf("-w %s: %v", o.writeRaw, err))
 		}
 	}
-	fmt.Fprintf(stderr, "tcpaudit: %d packets captured, %d dropped by the kernel, %d by the interface\n",
+	complain(stderr, "%d packets captured, %d dropped by the kernel, %d by the interface",
 		stats.Received, stats.KernelDropped, stats.IfaceDropped)
 	code := finish(o, d, stdout, stderr)
 	if readErr != nil {
-		fmt.Fprintf(stderr, "tcpaudit: %v\n", readErr)
+		complain(stderr, "%v", readErr)
 		if code == exitOK {
 			code = exitBadInput
 		}

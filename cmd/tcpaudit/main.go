@@ -15,6 +15,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/tcpaudit/tcpaudit/report"
 	"io"
 	"os"
 )
@@ -38,7 +39,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err == errHelp {
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "tcpaudit: %v\n", err)
+		complain(stderr, "%v", err)
 		return exitBadInput
 	}
 	switch {
@@ -49,4 +50,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	default:
 		return runFiles(o, stdin, stdout, stderr)
 	}
+}
+
+// complain writes one "tcpaudit: ..." line to stderr. The message may quote
+// strings from a capture or a file name, so control characters are
+// neutralised before they reach a terminal.
+func complain(stderr io.Writer, format string, a ...any) {
+	fmt.Fprintln(stderr, "tcpaudit: "+report.Safe(fmt.Sprintf(format, a...)))
 }
