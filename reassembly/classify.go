@@ -26,8 +26,8 @@ func (c *conn) startsNew(seg *capture.Segment) bool {
 		return true
 	case fromClient && cl.sawSYN:
 		return Seq(seg.Seq) != cl.isn
-	case !fromClient && cl.state == SynSent && !sv.seen:
-		return false // simultaneous open (RFC 9293 section 3.5, figure 8)
+	case !fromClient && cl.state == SynSent && !sv.sawSYN:
+		return false // simultaneous open or split handshake (RFC 9293 section 3.5)
 	}
 	// A SYN on a connection established before the capture, or from the
 	// server: the old connection is gone from the sender's point of view.
@@ -100,9 +100,9 @@ func (c *conn) handshake() Handshake {
 		return HandshakeNotSeen
 	case c.synAckSeen:
 		return HandshakeSynAckUnacked
-	case c.synAckMissing:
+	case c.synAckMissing || c.ackMissing:
 		return HandshakeComplete
-	case !sv.seen:
+	case cl.state == SynSent || !sv.seen:
 		return HandshakeSynUnanswered
 	}
 	return HandshakeNotSeen
@@ -226,9 +226,15 @@ func (c *conn) notes(at int64) {
 	if c.synAckMissing {
 		add("the client acknowledged a SYN-ACK that was not captured (one-way capture?)")
 	}
-	if c.badSynAcks > 0 {
-		add("%d SYN-ACK%s not acknowledging the client's SYN ignored (spoofed or stale; the client answers them with RST and keeps waiting)",
-			c.badSynAcks, plural(c.badSynAcks))
+	if c.synSentRejects > 0 {
+		add("%d segment%s to the client in SYN_SENT ignored: wrong ACK or timestamp echo (spoofed, or a stale connection the server still held); the client answers them with RST and keeps waiting",
+			c.synSentRejects, plural(c.synSentRejects))
+	}
+	if c.ackMissing {
+		add("the server sent data before the handshake's last ACK was captured")
+	}
+	if cl, sv := &c.ends[Client], &c.ends[Server]; cl.seen != sv.seen && (cl.ackValid || sv.ackValid) {
+		add("only one direction of this flow was captured: the other side's state is a guess")
 	}
 	if c.synAckISNs > 0 {
 		add("%d SYN-ACK%s with an ISN other than the first ignored", c.synAckISNs, plural(c.synAckISNs))

@@ -40,15 +40,19 @@ type conn struct {
 
 	rst rstInfo
 
-	badSynAcks   uint64 // SYN-ACKs not acknowledging the client's SYN
-	badSynAckAck Seq
-	synAckISNs   uint64 // SYN-ACKs with an ISN other than the first one
-	blindRSTs    uint64
-	blindExample blindRST
-	unknownRSTs  uint64
-	backwards    uint64
-	maxBack      int64
-	finishedBy   string // why the flow left the table early, for Notes
+	// synSentRejects counts segments an end in SYN-SENT would drop and
+	// answer with a RST (RFC 9293 p. 66-67): a bad ACK or timestamp echo.
+	// rejectAck is the ACK of the latest, which that RST carries as its seq.
+	synSentRejects uint64
+	rejectAck      Seq
+	ackMissing     bool   // a SYN_RECV end sent data: the ACK was not captured
+	synAckISNs     uint64 // SYN-ACKs with an ISN other than the first one
+	blindRSTs      uint64
+	blindExample   blindRST
+	unknownRSTs    uint64
+	backwards      uint64
+	maxBack        int64
+	finishedBy     string // why the flow left the table early, for Notes
 }
 
 // rstInfo is the first RST that was accepted (in window).
@@ -149,7 +153,20 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64, cfg *Config) {
 		return
 	}
 
+	if c.rejectedInSynSent(seg, from) {
+		s.sentAt(t)
+		return
+	}
 	kind := s.classify(seg, r)
+	if s.state == SynRecv && seg.PayloadLen > 0 && !fl.Has(capture.SYN) {
+		// Data from SYN-RECEIVED: the handshake's last ACK was not captured
+		// (one-way capture), or TCP Fast Open let the server speak first.
+		c.ackMissing = true
+		c.setState(from, Established, t)
+		if r.state == SynSent || r.state == Unknown {
+			c.setState(to, Established, t)
+		}
+	}
 	switch kind {
 	case kindRetransmit:
 		ep.Retransmits++
@@ -198,7 +215,7 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64, cfg *Config) {
 }
 
 // onSYN handles a SYN or SYN-ACK sent by from. It returns false for a
-// SYN-ACK that is not the server's answer, which must be ignored.
+// SYN-ACK with another ISN than the first, which is ignored.
 func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
@@ -207,7 +224,9 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 		if !s.sawSYN {
 			s.sawSYN, s.isn = true, Seq(seg.Seq)
 			c.f.Ends[from].SawSYN, c.f.Ends[from].ISN = true, seg.Seq
+			s.synTS, s.synTSFirst = seg.HasTS, seg.TSVal
 		}
+		s.synTSLast = seg.TSVal
 		// RFC 9293 p. 54 (OPEN call): CLOSED -> SYN-SENT.
 		if s.state == Unknown || s.state == Closed {
 			c.setState(from, SynSent, t)
@@ -217,14 +236,6 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 			c.setState(to, SynRecv, t)
 		}
 		return true
-	}
-	if r.state == SynSent && r.sawSYN && Seq(seg.Ack) != r.isn+1 {
-		// RFC 9293 p. 66: SYN-SENT answers a SYN-ACK that does not ACK its
-		// SYN with a RST (seq = that ACK) and keeps waiting. Spoofed or
-		// stale; it is not the server's answer.
-		c.badSynAcks++
-		c.badSynAckAck = Seq(seg.Ack)
-		return false
 	}
 	if s.sawSYN && Seq(seg.Seq) != s.isn {
 		c.synAckISNs++ // a SYN-ACK with another ISN: ignored, noted
@@ -270,7 +281,9 @@ func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
 	// RFC 9293 p. 72: SYN-RECEIVED receiving an ACK of its SYN -> ESTABLISHED.
 	if r.state == SynRecv && r.sawSYN && r.isn.LessThan(a) {
 		c.setState(to, Established, t)
-		if to == Server && c.ends[Client].sawSYN && !c.handshakeDone {
+		if c.ends[Client].sawSYN && !c.handshakeDone {
+			// Complete, also for a simultaneous open or split handshake
+			// (RFC 9293 section 3.5), where the client is the one acked.
 			c.handshakeDone = true
 			c.f.RTT = time.Duration(t - c.ends[Client].synTime)
 		}
@@ -333,9 +346,10 @@ func (c *conn) onFIN(seg *capture.Segment, from Side, t int64) {
 func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	if s.state == SynSent && c.badSynAcks > 0 && Seq(seg.Seq) == c.badSynAckAck {
-		// The RST that answers an unacceptable SYN-ACK (see onSYN): the
-		// sender stays in SYN-SENT and the attempt goes on.
+	if s.state == SynSent && c.synSentRejects > 0 && Seq(seg.Seq) == c.rejectAck {
+		// The RST that answers a segment SYN-SENT rejected (see
+		// rejectedInSynSent): the sender stays in SYN-SENT and the
+		// attempt goes on.
 		return
 	}
 	ok, unknown, lo, hi := c.rstAcceptable(seg, from)
@@ -383,7 +397,7 @@ func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, unknown bool,
 	if r.state == SynSent && r.sawSYN {
 		// RFC 9293 p. 67: in SYN-SENT a RST is acceptable iff it ACKs the SYN.
 		want := r.isn + 1
-		return seg.Flags.Has(capture.ACK) && Seq(seg.Ack) == want, false, want, want + 1
+		return seg.Flags.Has(capture.ACK) && Seq(seg.Ack) == want && r.echoOK(seg), false, want, want + 1
 	}
 	if s.nxtValid && seq == s.nxt {
 		return true, false, seq, seq + 1
@@ -404,4 +418,28 @@ func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, unknown bool,
 		return false, false, r.ack, r.ack.Add(maxWin)
 	}
 	return true, true, 0, 0
+}
+
+// rejectedInSynSent reports whether seg, sent to an end in SYN-SENT, is one
+// that end drops and answers with a RST (RFC 9293 p. 66-67; Linux's
+// tcp_rcv_synsent_state_process): an ACK that does not acknowledge its SYN
+// (a stale ACK from a server still holding an older connection on the
+// 4-tuple, RFC 5961 section 4, or a spoofed SYN-ACK), a timestamp echo it
+// never sent (PAWS, RFC 7323 section 5), or a segment with neither SYN nor
+// ACK. RSTs are left to rstAcceptable.
+func (c *conn) rejectedInSynSent(seg *capture.Segment, from Side) bool {
+	r := &c.ends[from.Reverse()]
+	fl := seg.Flags
+	if r.state != SynSent || !r.sawSYN || fl.Has(capture.RST) {
+		return false
+	}
+	switch {
+	case fl.Has(capture.ACK) && (Seq(seg.Ack) != r.isn+1 || !r.echoOK(seg)):
+	case !fl.Has(capture.ACK) && !fl.Has(capture.SYN):
+	default:
+		return false
+	}
+	c.synSentRejects++
+	c.rejectAck = Seq(seg.Ack)
+	return true
 }

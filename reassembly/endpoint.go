@@ -81,7 +81,11 @@ type endTrack struct {
 	first, last int64 // times of the first and last packet this end sent
 	seen        bool
 	synTime     int64 // time of the latest SYN (or SYN-ACK) this end sent
-	twSince     int64 // when it entered TIME_WAIT
+	// synTS is set when this end's SYN carried timestamps; synTSFirst and
+	// synTSLast are the TSvals of its first and latest SYN.
+	synTS                 bool
+	synTSFirst, synTSLast uint32
+	twSince               int64 // when it entered TIME_WAIT
 
 	holes  [maxHoles]hole
 	nholes uint8
@@ -201,4 +205,17 @@ func (s *endTrack) sentAt(t int64) {
 		s.seen, s.first = true, t
 	}
 	s.last = t
+}
+
+// echoOK reports whether a segment sent to this end echoes a timestamp this
+// end could have sent with its SYN: Linux drops a reply in SYN-SENT whose
+// TSecr is not between its SYN's TSval and now (PAWS). A zero or absent echo
+// says nothing.
+func (s *endTrack) echoOK(seg *capture.Segment) bool {
+	if !s.synTS || !seg.HasTS || seg.TSEcr == 0 {
+		return true
+	}
+	// Allow a little clock progress beyond the latest SYN (retransmissions
+	// the capture missed): 10 s at 1 kHz.
+	return int32(seg.TSEcr-s.synTSFirst) >= 0 && int32(seg.TSEcr-s.synTSLast) <= 10000
 }
