@@ -33,12 +33,12 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"spans":  codeSpans,
 	"plural": plural,
 	"pct":    func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
-	// more is "" or "12 hosts", for the note under a bounded table.
+	// more is "" or "12 more hosts", for the note under a bounded table.
 	"more": func(n int, what string) string {
 		if n == 0 {
 			return ""
 		}
-		return plural(n, what)
+		return plural(n, "more "+what)
 	},
 }).Parse(htmlSource))
 
@@ -222,19 +222,22 @@ type stateChart struct {
 }
 
 type series struct {
-	State   string
-	Color   string
-	Points  string
-	Peak    int
-	LegendX int
+	State  string
+	Color  string
+	Points string
+	Peak   int
+	// LegendX and LegendY place the series' legend entry; entries wrap to
+	// a second row when the first is full.
+	LegendX, LegendY int
 }
 
 // Chart geometry, in SVG user units.
 const (
-	chartW, chartH = 720, 170
+	chartW         = 720
 	plotX0, plotX1 = 48, 704
 	plotY0, plotY1 = 12, 130
-	ladderW        = 720
+	legendY0       = 152 // first legend row, below the time axis labels
+	legendRowH     = 15
 	ladderClientX  = 230
 	ladderServerX  = 600
 	ladderRowH     = 26
@@ -282,11 +285,27 @@ func stateCharts(d *Data, s *Summary) []stateChart {
 				fmt.Fprintf(&pts, "%.1f,%.1f %.1f,%.1f ", x0, y, x1, y)
 			}
 			c.Series = append(c.Series, series{State: st.String(), Color: stateColors[st],
-				Points: strings.TrimSpace(pts.String()), Peak: peak, LegendX: plotX0 + 110*len(c.Series)})
+				Points: strings.TrimSpace(pts.String()), Peak: peak})
 		}
+		layoutLegend(c.Series)
 		out = append(out, c)
 	}
 	return out
+}
+
+// layoutLegend places legend entries left to right below the plot,
+// wrapping at the plot's right edge. Widths are estimated from the label
+// length (11 px sans-serif averages under 7 px a character).
+func layoutLegend(ss []series) {
+	x, y := plotX0, legendY0
+	for i := range ss {
+		w := 14 + 7*len(fmt.Sprintf("%s %d", ss[i].State, ss[i].Peak)) + 12
+		if x+w > plotX1 && x > plotX0 {
+			x, y = plotX0, y+legendRowH
+		}
+		ss[i].LegendX, ss[i].LegendY = x, y
+		x += w
+	}
 }
 
 // rttChart is the handshake RTT histogram.

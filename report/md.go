@@ -88,7 +88,7 @@ func (m markdownWriter) counts(s *Summary, pt *personTables) {
 // more notes the rows a bounded table left out, below the table.
 func (m markdownWriter) more(n int, what string) {
 	if n > 0 {
-		fmt.Fprintf(m.w, "\n%s more are not shown; the JSON output lists them all.\n", plural(n, what))
+		fmt.Fprintf(m.w, "\nNot shown: %s; the JSON output lists every one.\n", plural(n, "more "+what))
 	}
 }
 

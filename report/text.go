@@ -155,7 +155,7 @@ func (t textWriter) pressure(s *Summary, pt *personTables) {
 // more notes the rows a bounded table left out.
 func more(w io.Writer, n int, what string) {
 	if n > 0 {
-		fmt.Fprintf(w, "  ... and %s more (see --format json)\n", plural(n, what))
+		fmt.Fprintf(w, "  not shown: %s (--format json lists every one)\n", plural(n, "more "+what))
 	}
 }
 
