@@ -61,6 +61,16 @@ func (in *input) formatError(off int64, err error) *FormatError {
 	return &FormatError{File: in.name, Offset: off, Compressed: in.compressed, Err: err}
 }
 
+// readError turns a failed read of what started at offset start into a
+// FormatError: "truncated WHAT: needs WANT bytes, only GOT left" when the
+// input ended, else the read error itself (an I/O or gzip error).
+func (in *input) readError(start int64, err error, what string, want, got int) error {
+	if errorIsTruncation(err) {
+		return in.formatError(start, truncatedError(what, want, got))
+	}
+	return in.formatError(start, err)
+}
+
 // readFull fills b, advancing the offset by what was read. It returns
 // io.EOF only when nothing at all was read, and io.ErrUnexpectedEOF when
 // the input ends inside b.

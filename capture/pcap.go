@@ -29,12 +29,8 @@ type pcapReader struct {
 // newPcapReader reads and checks the 24-byte file header.
 func newPcapReader(in *input) (*pcapReader, error) {
 	r := &pcapReader{input: in}
-	n, err := in.readFull(r.hdr[:])
-	if err != nil {
-		if errorIsTruncation(err) {
-			return nil, in.formatError(0, truncatedError("pcap file header", len(r.hdr), n))
-		}
-		return nil, in.formatError(0, err)
+	if n, err := in.readFull(r.hdr[:]); err != nil {
+		return nil, in.readError(0, err, "pcap file header", len(r.hdr), n)
 	}
 	switch magic := binary.BigEndian.Uint32(r.hdr[:4]); {
 	case magic == magicPcapMicro || magic == magicPcapNano || magic == magicPcapModified:
@@ -73,10 +69,7 @@ func (r *pcapReader) ReadPacket() (packet, error) {
 		if err == io.EOF {
 			return packet{}, io.EOF
 		}
-		if errorIsTruncation(err) {
-			return packet{}, r.formatError(start, truncatedError("packet record header", hlen, n))
-		}
-		return packet{}, r.formatError(start, err)
+		return packet{}, r.readError(start, err, "packet record header", hlen, n)
 	}
 	sec, frac := r.order.Uint32(hdr[0:]), r.order.Uint32(hdr[4:])
 	caplen, wirelen := r.order.Uint32(hdr[8:]), r.order.Uint32(hdr[12:])
@@ -92,10 +85,7 @@ func (r *pcapReader) ReadPacket() (packet, error) {
 	}
 	data, n, err := r.view(int(caplen), &r.buf)
 	if err != nil {
-		if errorIsTruncation(err) {
-			return packet{}, r.formatError(start, truncatedError("packet record", int(caplen)+hlen, n+hlen))
-		}
-		return packet{}, r.formatError(start, err)
+		return packet{}, r.readError(start, err, "packet record", int(caplen)+hlen, n+hlen)
 	}
 	ts := int64(sec) * 1e9
 	if r.nanos {

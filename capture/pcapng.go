@@ -103,12 +103,8 @@ type pcapngReader struct {
 // newPcapngReader reads the first Section Header Block.
 func newPcapngReader(in *input) (*pcapngReader, error) {
 	r := &pcapngReader{input: in}
-	n, err := in.readFull(r.hdr[:])
-	if err != nil {
-		if errorIsTruncation(err) {
-			return nil, in.formatError(0, truncatedError("Section Header Block", minSHBLen, n))
-		}
-		return nil, in.formatError(0, err)
+	if n, err := in.readFull(r.hdr[:]); err != nil {
+		return nil, in.readError(0, err, "Section Header Block", minSHBLen, n)
 	}
 	if binary.BigEndian.Uint32(r.hdr[:4]) != blockSHB {
 		return nil, in.formatError(0, errNotSHB)
@@ -177,15 +173,6 @@ func (r *pcapngReader) readBody(start int64, length uint32, already int) ([]byte
 		return nil, r.input.formatError(start, fmt.Errorf("block total length in header %d and trailer %d don't match", length, trailer))
 	}
 	return buf[:n-4], nil
-}
-
-// readError turns a failed read of a block that started at start into a
-// FormatError naming that offset.
-func (r *pcapngReader) readError(start int64, err error, what string, want, got int) error {
-	if errorIsTruncation(err) {
-		return r.input.formatError(start, truncatedError(what, want, got))
-	}
-	return r.input.formatError(start, err)
 }
 
 // ReadPacket returns the next packet. The data is valid until the next call.
