@@ -20,7 +20,7 @@ type pcapReader struct {
 	snaplen uint32 // as declared; 0 means "not stated"
 	link    LinkType
 	hdr     [24]byte
-	buf     []byte // spill buffer for reads larger than the bufio buffer (never, for packets)
+	buf     []byte // spill buffer for packets larger than the bufio buffer
 
 	// Counts of tolerated oddities, turned into warnings.
 	overSnaplen, lenUnderCaplen, badFraction uint64

@@ -415,3 +415,45 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("no files: no error")
 	}
 }
+
+// TestLargePackets: packets larger than the read buffer (GRO captures,
+// jumbo frames) are read whole, up to libpcap's 262144-byte maximum.
+func TestLargePackets(t *testing.T) {
+	syn := fixture(t, synFrame)
+	big := make([]byte, maxCaplen)
+	copy(big, syn)
+	binary.BigEndian.PutUint16(big[14+2:], 65535) // IP total length: the most it can say
+	mid := big[:100000]
+	le := binary.LittleEndian
+	files := map[string][]byte{
+		"pcap": pcapFile(le, magicPcapNano, LinkEthernet, maxCaplen, rec{sec: base, data: big}, rec{sec: base, data: mid}, rec{sec: base, data: syn}),
+		"pcapng": (&ngFile{}).shb(le).idb(LinkEthernet, 0, 9).
+			epb(0, 1, big, len(big)).epb(0, 2, mid, len(mid)).epb(0, 3, syn, len(syn)).bytes(),
+	}
+	for name, f := range files {
+		src, err := openBytes(t, name, f, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seg Segment
+		for i, want := range [][]byte{big, mid, syn} {
+			if err := src.Next(&seg); err != nil {
+				t.Fatalf("%s packet %d: %v", name, i+1, err)
+			}
+			if data, _, _, _ := src.Raw(); !bytes.Equal(data, want) {
+				t.Errorf("%s packet %d: %d bytes, not the %d written", name, i+1, len(data), len(want))
+			}
+		}
+		if err := src.Next(&seg); err != io.EOF {
+			t.Errorf("%s: at the end: %v", name, err)
+		}
+	}
+	over := pcapFile(le, magicPcapNano, LinkEthernet, 0, rec{sec: base, data: append(big, 0)})
+	src, err := openBytes(t, "over.pcap", over, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readAll(t, src); err == nil || !strings.Contains(err.Error(), "offset 24: packet record claims 262145 captured bytes") {
+		t.Errorf("262145-byte record: %v", err)
+	}
+}
