@@ -92,6 +92,7 @@ func (t textWriter) flow(f *reassembly.Flow, detail bool) {
 		extra = append(extra, safe(r))
 	}
 	fmt.Fprintf(w, "         %s\n", strings.Join(extra, "; "))
+	fmt.Fprintf(w, "         wireshark: %s\n", displayFilter(f))
 	for _, n := range f.Notes {
 		fmt.Fprintf(w, "         note: %s\n", safe(n))
 	}
