@@ -4,6 +4,36 @@
 // It is pure: no I/O, no clocks, no randomness. It is fed capture.Segment
 // values in capture order and hands back Flow records. The same input always
 // yields the same output.
+//
+// # What the wire can and cannot tell
+//
+// States are inferred at the capture point, where a packet is seen once,
+// between its sender and its receiver. A segment changes its sender's state
+// at its wire time. It changes its receiver's state when the receiver shows
+// it arrived, by acknowledging it: a FIN or SYN-ACK that is never
+// acknowledged did not arrive, as far as anyone can tell, so its receiver
+// stays where it was. Times are therefore off by up to a one-way delay.
+//
+// Sequence numbers are compared modulo 2^32 (Seq). RSTs are accepted as RFC
+// 5961 does: in the receiver's window, or the exact sequence number the
+// sender is at; others are counted as blind or spoofed and ignored. When the
+// window is unknown (the connection began before the capture) the RST is
+// accepted and a note says so. An end in SYN-SENT drops what Linux drops
+// there: a bad ACK, a timestamp echo it never sent, a RST without ACK.
+//
+// A new SYN on a 4-tuple starts a new flow when anything of the old one
+// closed (FIN or accepted RST) or when its ISN differs; a retransmitted SYN
+// (same ISN) and a simultaneous open or split handshake stay one flow. A SYN
+// arriving while an end is in TIME_WAIT ends that TIME_WAIT (Linux accepts
+// such a SYN and kills the TIME_WAIT socket): the old flow is emitted with
+// that end CLOSED at the SYN's time and a note.
+//
+// Timestamps that go backwards are taken as simultaneous with the latest
+// one, so timers never run backwards; the flow notes it.
+//
+// Every flow also carries Zeek's conn_state and history (zeek.go), computed
+// by a model of Zeek's own TCP analyzer, and checked against Zeek's
+// baselines in zeek_test.go.
 package reassembly
 
 import (

@@ -46,6 +46,8 @@ const (
 	zeekTooLargeSeq  = 1048576                // TOO_LARGE_SEQ_DELTA
 	zeekMaxBlocks    = 8                      // out-of-order blocks kept
 	zeekHistCap      = 16                     // initial history capacity
+	zeekHistMax      = 128                    // history kept per record, a memory bound
+	zeekMaxRecords   = 256                    // records kept per flow, a memory bound
 )
 
 // History bits (TCP_Endpoint::HIST_*); the responder's are shifted by 16.
@@ -148,7 +150,9 @@ func (z *zeekTracker) add(seg *capture.Segment, t int64, _ *Config) {
 }
 
 func (z *zeekTracker) finishRecord() {
-	z.done = append(z.done, z.cur.record())
+	if len(z.done) < zeekMaxRecords {
+		z.done = append(z.done, z.cur.record())
+	}
 	z.active = false
 }
 
@@ -274,7 +278,11 @@ func (r *zRecord) addHistory(isOrig bool, code byte) {
 	if !isOrig {
 		code += 'a' - 'A'
 	}
-	r.hist = append(r.hist, code)
+	if len(r.hist) < zeekHistMax {
+		// Hostile input (a FIN or SYN-ACK with a new sequence number in
+		// every packet) would grow it without bound; real ones stay short.
+		r.hist = append(r.hist, code)
+	}
 }
 
 // checkHistory adds code the first time mask is seen and reports whether it
