@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -69,21 +70,10 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 	if o.cfg.IdleTimeout == 0 {
 		o.cfg.IdleTimeout = liveIdleTimeout
 	}
-	var save *capture.Writer
-	var saveFile *os.File
-	if o.writeRaw != "" {
-		f, err := os.Create(o.writeRaw)
-		if err != nil {
-			complain(stderr, "-w: %v", err)
-			return exitBadInput
-		}
-		w, err := capture.NewWriter(f, rawFormat(o.writeRaw))
-		if err != nil {
-			f.Close()
-			complain(stderr, "-w %s: %v", o.writeRaw, err)
-			return exitBadInput
-		}
-		save, saveFile = w, f
+	save, saveOut, err := openRaw(o, stdout)
+	if err != nil {
+		complain(stderr, "%v", err)
+		return exitBadInput
 	}
 
 	live, err := capture.Listen(o.iface, capture.LiveOptions{
@@ -93,9 +83,11 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 		Save:    save,
 	})
 	if err != nil {
-		if saveFile != nil {
-			saveFile.Close()
-			os.Remove(o.writeRaw)
+		if saveOut != nil {
+			saveOut.Close()
+			if o.writeRaw != "-" {
+				os.Remove(o.writeRaw)
+			}
 		}
 		// A PermissionError prints as one line that says how to fix it.
 		complain(stderr, "%v", err)
@@ -179,7 +171,7 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 		if err := save.Close(); err != nil {
 			d.Warnings = append(d.Warnings, fmt.Sprintf("-w %s: %v", o.writeRaw, err))
 		}
-		if err := saveFile.Close(); err != nil {
+		if err := saveOut.Close(); err != nil {
 			d.Warnings = append(d.Warnings, fmt.Sprintf("-w %s: %v", o.writeRaw, err))
 		}
 	}
@@ -294,10 +286,44 @@ func (v *liveView) tick(now time.Time) {
 	}
 }
 
+// openRaw opens the -w output: a file, or standard output for "-" (as
+// tcpdump -w - does, to pipe the packets on), in which case the report
+// must go to a file. It returns nils when -w was not given.
+func openRaw(o *options, stdout io.Writer) (*capture.Writer, io.Closer, error) {
+	if o.writeRaw == "" {
+		return nil, nil, nil
+	}
+	var out io.WriteCloser
+	if o.writeRaw == "-" {
+		if o.output == "" || o.output == "-" {
+			return nil, nil, errors.New("-w - writes the packets to standard output: give the report a file with -o")
+		}
+		out = nopCloser{stdout}
+	} else {
+		f, err := os.Create(o.writeRaw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-w: %w", err)
+		}
+		out = f
+	}
+	w, err := capture.NewWriter(out, rawFormat(o.writeRaw))
+	if err != nil {
+		out.Close()
+		return nil, nil, fmt.Errorf("-w %s: %w", o.writeRaw, err)
+	}
+	return w, out, nil
+}
+
+// nopCloser leaves standard output open when -w - is done with it.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
 // rawFormat picks the -w file format from its name: classic pcap for
-// ".pcap", as tcpdump -w writes, and pcapng otherwise.
+// ".pcap" and for "-" (what tcpdump -r - and most pipes expect), pcapng
+// otherwise.
 func rawFormat(name string) capture.FileFormat {
-	if strings.HasSuffix(strings.ToLower(name), ".pcap") {
+	if name == "-" || strings.HasSuffix(strings.ToLower(name), ".pcap") {
 		return capture.FormatPcap
 	}
 	return capture.FormatPcapNG

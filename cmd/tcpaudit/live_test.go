@@ -36,6 +36,7 @@ func TestRawFormat(t *testing.T) {
 		{"live.pcapng", capture.FormatPcapNG},
 		{"live", capture.FormatPcapNG},
 		{"live.pcap.gz", capture.FormatPcapNG},
+		{"-", capture.FormatPcap},
 	} {
 		if got := rawFormat(tc.name); got != tc.want {
 			t.Errorf("rawFormat(%q) = %s, want %s", tc.name, got, tc.want)

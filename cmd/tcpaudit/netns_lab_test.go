@@ -276,6 +276,7 @@ type process struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	stderr bytes.Buffer
+	stdout bytes.Buffer // complete once the program has exited
 	done   chan error
 }
 
@@ -285,6 +286,7 @@ func startCapture(t *testing.T, ns string, argv ...string) *process {
 	t.Helper()
 	p := &process{name: filepath.Base(argv[0]), done: make(chan error, 1)}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
+	p.cmd.Stdout = &p.stdout
 	pipe, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

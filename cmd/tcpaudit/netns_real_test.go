@@ -68,13 +68,23 @@ func compareExpectations(t *testing.T, what string, flows []e2eFlow, want []real
 		return
 	}
 	for i, f := range flows {
-		w := want[i]
-		got := fmt.Sprintf("%s -> %s %s client %s server %s", f.Client, f.Server, f.Verdict, f.ClientState, f.ServerState)
-		exp := fmt.Sprintf("%s -> %s %s client %s server %s", w.Client, w.Server, w.Verdict, w.ClientState, w.ServerState)
-		if got != exp {
+		if got, exp := f.outcome(), want[i].outcome(); got != exp {
 			t.Errorf("%s: flow %d:\n got %s (%s)\nwant %s", what, i, got, f.Reason, exp)
 		}
 	}
+}
+
+// flowOutcome is what the suite checks of a flow, on one line.
+func flowOutcome(client, server, verdict, clientState, serverState string) string {
+	return fmt.Sprintf("%s -> %s %s client %s server %s", client, server, verdict, clientState, serverState)
+}
+
+func (e realExpect) outcome() string {
+	return flowOutcome(e.Client, e.Server, e.Verdict, e.ClientState, e.ServerState)
+}
+
+func (f e2eFlow) outcome() string {
+	return flowOutcome(f.Client, f.Server, f.Verdict, f.ClientState, f.ServerState)
 }
 
 // e2eReport is the part of tcpaudit's JSON report the suite checks.

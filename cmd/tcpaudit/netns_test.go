@@ -606,6 +606,29 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		}
 	})
 
+	t.Run("raw packets to standard output", func(t *testing.T) {
+		// tcpaudit -w - | tcpdump -r -: the packets go down the pipe, the
+		// report to its file, and the piped packets say the same.
+		const port = 7105
+		dir := t.TempDir()
+		out := filepath.Join(dir, "report.json")
+		srv := netip.AddrPortFrom(lab.srv.v4, port)
+		serveConns(lab.srv.listen(t, srv), 1, pingThenDrain)
+		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", fmt.Sprintf("tcp port %d", port),
+			"-w", "-", "--format", "json", "-o", out)
+		pingConns(t, lab.cli, srv, 1)
+		time.Sleep(200 * time.Millisecond)
+		p.interrupt(t)
+		piped := filepath.Join(dir, "piped.pcap")
+		if err := os.WriteFile(piped, p.stdout.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		live, offline := readReport(t, out), auditFile(t, piped)
+		if len(live.Flows) != 1 || len(offline.Flows) != 1 || live.Flows[0].outcome() != offline.Flows[0].outcome() {
+			t.Errorf("-w - : live report %v, packets from the pipe %v; want the same one flow", live.Flows, offline.Flows)
+		}
+	})
+
 	t.Run("SIGTERM", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "report.txt")
 		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", "tcp port 7103", "-o", out)
