@@ -121,7 +121,7 @@ func TestPeerCorpus(t *testing.T) {
 			segs, err := readAll(t, src)
 			st := src.Stats()
 			t.Logf("packets %d tcp %d non-tcp %d undecodable %d unsupported-link %d fragments %d reassembled %d tunneled %d links %v",
-				st.Packets, st.TCP, st.NonTCP, st.Undecodable, st.UnsupportedLink, st.Fragments, st.Reassembled, st.Tunneled, st.LinkTypes)
+				st.Packets, st.TCP, st.NonTCP, st.Undecodable, st.UnsupportedLink, st.Fragments, st.Reassembled, st.Tunneled, src.LinkTypes())
 			for _, w := range src.Warnings() {
 				t.Logf("warning: %s", w)
 			}
@@ -153,7 +153,7 @@ func TestPeerCorpus(t *testing.T) {
 			}
 			if w.link != "" {
 				var n uint64
-				for l, c := range st.LinkTypes {
+				for l, c := range src.LinkTypes() {
 					if l.String() == w.link {
 						n = c
 					}

@@ -97,9 +97,8 @@ func TestPcapngSections(t *testing.T) {
 			t.Errorf("segment %d: time %d (want %d), %v", i+1, s.Time, want[i], s.Src)
 		}
 	}
-	st := src.Stats()
-	if st.LinkTypes[LinkEthernet] != 1 || st.LinkTypes[LinkRaw] != 1 || st.LinkTypes[LinkNull] != 3 {
-		t.Errorf("link types %v", st.LinkTypes)
+	if src.LinkTypes()[LinkEthernet] != 1 || src.LinkTypes()[LinkRaw] != 1 || src.LinkTypes()[LinkNull] != 3 {
+		t.Errorf("link types %v", src.LinkTypes())
 	}
 }
 

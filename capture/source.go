@@ -67,11 +67,6 @@ type Stats struct {
 
 	Reassembled uint64 // TCP segments rebuilt from fragments (included in TCP)
 	Tunneled    uint64 // TCP segments found inside a tunnel (included in TCP)
-
-	// LinkTypes counts packets per link type.
-	LinkTypes map[LinkType]uint64
-	// Problems counts Undecodable packets by what was wrong with them.
-	Problems map[Problem]uint64
 }
 
 // stream is one input of a merge with its current (head) packet.
@@ -359,20 +354,28 @@ func (s *Source) Raw() (data []byte, tsNanos int64, origLen int, link LinkType) 
 	return p.data, p.ts, p.wireLen, p.link
 }
 
-// Stats returns the counts so far.
-func (s *Source) Stats() Stats {
-	st := s.stats
-	st.LinkTypes = make(map[LinkType]uint64, len(s.links))
+// Stats returns the counts so far. It is cheap (a copy, no allocation),
+// so it may be called per packet.
+func (s *Source) Stats() Stats { return s.stats }
+
+// LinkTypes counts the packets read per link type.
+func (s *Source) LinkTypes() map[LinkType]uint64 {
+	m := make(map[LinkType]uint64, len(s.links))
 	for _, l := range s.links {
-		st.LinkTypes[l.link] = l.n
+		m[l.link] = l.n
 	}
-	st.Problems = map[Problem]uint64{}
+	return m
+}
+
+// Problems counts the Undecodable packets by what was wrong with them.
+func (s *Source) Problems() map[Problem]uint64 {
+	m := map[Problem]uint64{}
 	for p, n := range s.probs {
 		if n > 0 {
-			st.Problems[Problem(p)] = n
+			m[Problem(p)] = n
 		}
 	}
-	return st
+	return m
 }
 
 // Warnings returns one line per thing the reader skipped or tolerated:

@@ -101,8 +101,8 @@ func TestStatsAddUp(t *testing.T) {
 	if st.Packets != 5 || st.TCP != 2 || st.NonTCP != 1 || st.Undecodable != 2 || len(segs) != 2 || segs[1].Index != 5 {
 		t.Errorf("stats %+v, %d segments", st, len(segs))
 	}
-	if st.Problems[ProblemIPv4HeaderLength] != 1 || st.Problems[ProblemLinkTruncated] != 1 || st.Bytes != uint64(4*len(syn)+10) {
-		t.Errorf("problems %v, bytes %d", st.Problems, st.Bytes)
+	if s.Problems()[ProblemIPv4HeaderLength] != 1 || s.Problems()[ProblemLinkTruncated] != 1 || st.Bytes != uint64(4*len(syn)+10) {
+		t.Errorf("problems %v, bytes %d", s.Problems(), st.Bytes)
 	}
 }
 
@@ -124,3 +124,16 @@ func BenchmarkSourceNext(b *testing.B) {
 		}
 	}
 }
+
+// TestStatsNoAllocs: Stats is cheap enough to call per packet (the
+// command checks -c COUNT that way).
+func TestStatsNoAllocs(t *testing.T) {
+	s := memSource(t, Options{}, steadyPcap(t, 10, base))
+	var seg Segment
+	s.Next(&seg)
+	if n := testing.AllocsPerRun(100, func() { sinkStats = s.Stats() }); n != 0 {
+		t.Errorf("Stats allocates %.1f times", n)
+	}
+}
+
+var sinkStats Stats
