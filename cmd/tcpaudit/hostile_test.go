@@ -108,10 +108,10 @@ func watchHeap(peak *uint64) (stop func()) {
 	}
 }
 
-// jsonReport is the part of --format json these tests read. Enumerations
+// hostileReport is the part of --format json these tests read. Enumerations
 // are read as their text tokens, so the test does not depend on which
 // types implement UnmarshalText.
-type jsonReport struct {
+type hostileReport struct {
 	Flows []struct {
 		Client      string   `json:"client"`
 		Server      string   `json:"server"`
@@ -138,9 +138,9 @@ type jsonReport struct {
 	} `json:"summary"`
 }
 
-func parseReport(t *testing.T, r cmdResult) *jsonReport {
+func parseReport(t *testing.T, r cmdResult) *hostileReport {
 	t.Helper()
-	var rep jsonReport
+	var rep hostileReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("%v\nreport is not JSON: %v\n%.2000s", r, err, r.stdout)
 	}
@@ -570,7 +570,7 @@ func synFlood(t *testing.T, n int) bool {
 }
 
 // flowsOf returns the flows of rep whose client port is port.
-func (rep *jsonReport) flowsOf(port string) []int {
+func (rep *hostileReport) flowsOf(port string) []int {
 	var idx []int
 	for i, f := range rep.Flows {
 		if strings.HasSuffix(f.Client, ":"+port) {
@@ -679,7 +679,7 @@ func generated(t *testing.T, name string) string {
 
 // auditGenerated runs the command on a tcpgen capture and checks that it
 // read cleanly.
-func auditGenerated(t *testing.T, name string) *jsonReport {
+func auditGenerated(t *testing.T, name string) *hostileReport {
 	t.Helper()
 	r := runCommand(t, "--format", "json", generated(t, name))
 	if r.code != exitOK || r.stderr != "" {
@@ -689,7 +689,7 @@ func auditGenerated(t *testing.T, name string) *jsonReport {
 }
 
 // oneFlow returns the single flow of a client port, failing otherwise.
-func (rep *jsonReport) oneFlow(t *testing.T, port string) int {
+func (rep *hostileReport) oneFlow(t *testing.T, port string) int {
 	t.Helper()
 	idx := rep.flowsOf(port)
 	if len(idx) != 1 {
