@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/tcpaudit/tcpaudit/reassembly"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden-* from the current output")
@@ -106,6 +109,28 @@ func TestJSONEmpty(t *testing.T) {
 	for _, k := range []string{"verdicts", "hosts", "peaks", "time_wait_pressure", "warnings", "inputs"} {
 		if l, ok := v.Summary[k].([]any); !ok || l == nil {
 			t.Errorf("summary.%s = %v, want []", k, v.Summary[k])
+		}
+	}
+}
+
+// TestDegenerate: every format copes with what a broken or tiny capture
+// gives: nothing at all, flows without Timeline or Ladder or times, a
+// capture whose end precedes its start (timestamps that go backwards).
+func TestDegenerate(t *testing.T) {
+	bare := fixture().Flows[0]
+	bare.Timeline, bare.Ladder, bare.FirstSeen, bare.LastSeen = nil, nil, time.Time{}, time.Time{}
+	bare.Verdict = reassembly.VerdictUnknown
+	backwards := fixture()
+	backwards.Start, backwards.End = backwards.End, backwards.Start
+	for name, d := range map[string]*Data{
+		"empty":     {},
+		"bare flow": {Flows: f2(bare)},
+		"backwards": backwards,
+	} {
+		for _, format := range Formats() {
+			if len(render(t, format, d)) == 0 {
+				t.Errorf("%s: %s output is empty", name, format)
+			}
 		}
 	}
 }

@@ -40,7 +40,11 @@ func (m markdownWriter) Write(d *Data) error {
 
 func (m markdownWriter) headlines(d *Data, s *Summary, groups []*group) {
 	for _, h := range headlines(d, s, groups) {
-		fmt.Fprintf(m.w, "- **%s** %s\n", h.Lead, md(h.Detail))
+		fmt.Fprintf(m.w, "- **%s**", h.Lead)
+		if h.Detail != "" {
+			fmt.Fprintf(m.w, " %s", md(h.Detail))
+		}
+		fmt.Fprintln(m.w)
 	}
 	fmt.Fprintln(m.w)
 }

@@ -104,6 +104,9 @@ func (t textWriter) states(s *Summary, pt *personTables) {
 	if !s.StatesAt.Equal(s.End) {
 		when = "at the chosen instant"
 	}
+	if s.StatesAt.IsZero() {
+		return // no packet, no instant
+	}
 	fmt.Fprintf(w, "\nTCP states per host %s (%s)\n", when, stamp(s.StatesAt))
 	if len(pt.StateRows) == 0 {
 		fmt.Fprintf(w, "  no socket open\n")
