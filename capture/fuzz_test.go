@@ -54,7 +54,7 @@ func FuzzReader(f *testing.F) {
 			checkFuzzError(t, err, in, len(b))
 			return
 		}
-		s := newSource([]packetReader{r}, Options{})
+		s := newSource([]packetReader{r}, Options{VerifyChecksums: true})
 		var seg Segment
 		var delivered uint64
 		for {
@@ -135,12 +135,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint16(LinkRaw), append([]byte{0x44}, syn[15:]...), 60)
 	// A link type nobody decodes.
 	f.Add(uint16(147), syn, len(syn))
+	// link's top bit turns checksum verification off, so both paths run.
 	f.Fuzz(func(t *testing.T, link uint16, b []byte, wire int) {
-		var d Decoder
+		d := Decoder{VerifyChecksums: link&0x8000 == 0}
 		var seg Segment
 		// Decode twice: the second decode must not see anything of the first.
 		d.Decode(LinkEthernet, 1, syn, len(syn), &seg)
-		k := d.Decode(LinkType(link), 2, b, wire, &seg)
+		k := d.Decode(LinkType(link&0x7fff), 2, b, wire, &seg)
 		switch k {
 		case KindTCP:
 			if !seg.Src.IsValid() || !seg.Dst.IsValid() || seg.Time != 2 {
@@ -148,6 +149,9 @@ func FuzzDecode(f *testing.F) {
 			}
 			if seg.Flags&SYN == 0 && (seg.MSS != 0 || seg.WScale != -1) {
 				t.Fatalf("SYN options on a non-SYN: %+v", seg)
+			}
+			if seg.Checksum != ChecksumUnverified && !d.VerifyChecksums {
+				t.Fatalf("checksum %s with verification %v", seg.Checksum, d.VerifyChecksums)
 			}
 		case KindNotTCP, KindFragment, KindMalformed, KindUnsupportedLink:
 			if want := (Segment{Time: 2, WireLen: uint32(wire), WScale: -1}); seg != want {

@@ -19,8 +19,11 @@ var ErrNoPacket = errors.New("no packet within the poll interval")
 // Options control how captures are read.
 type Options struct {
 	// Filter is a BPF expression in tcpdump syntax, applied to every packet
-	// before decoding (files included). It is compiled per link type, so a
-	// pcapng file that mixes link types is filtered correctly.
+	// before decoding (files included). It is compiled by libpcap per link
+	// type, so a pcapng file that mixes link types is filtered correctly.
+	// It means what it means to tcpdump: it sees the outer headers, so
+	// VLAN- or MPLS-tagged TCP needs "vlan and tcp" or "mpls and tcp". A
+	// link type libpcap cannot filter makes Next return an error.
 	Filter string
 	// NoTunnels turns off decapsulation of IP-in-IP, GRE, Teredo and GTP-U.
 	NoTunnels bool
