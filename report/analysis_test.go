@@ -216,3 +216,27 @@ func TestStateSeries(t *testing.T) {
 		t.Errorf("ESTABLISHED series = %v, want %v", gotEst, want)
 	}
 }
+
+// TestStatesAtInstant: Data.At (--at) moves every format's states table to
+// that instant.
+func TestStatesAtInstant(t *testing.T) {
+	d := fixture()
+	d.At = sec(11.6) // both spoofed SYN-ACKs pending, flow 4 established
+	s := Summarize(d)
+	if !s.StatesAt.Equal(sec(11.6)) {
+		t.Fatalf("Summary.StatesAt = %v, want %v", s.StatesAt, sec(11.6))
+	}
+	var server HostRow
+	for _, r := range s.Hosts {
+		if r.Host == netip.MustParseAddr("10.0.0.2") {
+			server = r
+		}
+	}
+	if server.States["SYN_RECV"] != 2 || server.States["TIME_WAIT"] != 2 {
+		t.Errorf("10.0.0.2 at +11.6 s: %v, want SYN_RECV 2 and TIME_WAIT 2", server.States)
+	}
+	out := string(render(t, "text", d))
+	if !strings.Contains(out, "TCP states per host at the chosen instant (2026-03-14 09:27:04.600000 UTC)") {
+		t.Errorf("text does not name the chosen instant:\n%s", out)
+	}
+}

@@ -49,6 +49,8 @@ func browser(t *testing.T, listen func(ev any)) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.NoFirstRun,
+		// containers often have a 64 MB /dev/shm, too small for chromium
+		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 1000),
 	}
