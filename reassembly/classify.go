@@ -203,15 +203,26 @@ func (c *conn) halfOpen(at int64, cfg *Config) (Verdict, string, bool) {
 			since = p.last
 		}
 		silence := at - since
-		if silence <= int64(cfg.StallTimeout) {
+		// Silent until the end of the capture also counts, when the
+		// transmitter was still at it and had repeated itself at least
+		// three times (with Linux's exponential backoff that is over a
+		// second of unanswered retransmissions). Repeated FINs alone are
+		// left to unacked_fin.
+		untilEnd := x.runRepeats >= 3 && !x.finSent && c.last == x.last
+		if silence <= int64(cfg.StallTimeout) && !untilEnd {
 			continue
 		}
 		what := "retransmitted"
 		if c.f.Ends[side].KeepAlives+c.f.Ends[side].ZeroWindowProbes >= uint64(x.runRepeats) {
 			what = "probed"
 		}
-		return HalfOpen, fmt.Sprintf("%s silent %s; %s %s %d time%s into the silence",
-			side.Reverse(), fmtDur(silence), side, what, x.runRepeats, plural(uint64(x.runRepeats))), true
+		why := fmt.Sprintf("%s silent %s; %s %s %d time%s into the silence",
+			side.Reverse(), fmtDur(silence), side, what, x.runRepeats, plural(uint64(x.runRepeats)))
+		if silence <= int64(cfg.StallTimeout) {
+			why += fmt.Sprintf(" until the end of the capture (shorter than the stall-timeout %s: the wire cannot tell whether the %s would have answered)",
+				fmtDur(int64(cfg.StallTimeout)), side.Reverse())
+		}
+		return HalfOpen, why, true
 	}
 	return VerdictUnknown, "", false
 }

@@ -178,6 +178,11 @@ func TestStateMachine(t *testing.T) {
 		{"half open, silent peer", with(exchange, "@1 C P. 1101/5201 100", "@1.3 C P. 1101/5201 100",
 			"@2 C P. 1101/5201 100", "@5 C P. 1101/5201 100"),
 			40, Established, Established, HalfOpen, "S1", "ShADadT"},
+		{"half open until the end of the capture", with(exchange, "@1 C P. 1101/5201 100", "@1.3 C P. 1101/5201 100",
+			"@2 C P. 1101/5201 100", "@3.5 C P. 1101/5201 100"),
+			0, Established, Established, HalfOpen, "S1", "ShADadT"},
+		{"one retransmission at the end is not a stall", with(exchange, "@1 C P. 1101/5201 100", "@1.3 C P. 1101/5201 100"),
+			2, Established, Established, Open, "S1", "ShADadT"},
 		// Hostile timing.
 		{"timestamps going backwards", with(handshake, "@0.5 C P. 1001/5001 100", "@0.2 S . 5001/1101",
 			"@0.6 C F. 1101/5001", "@0.601 S F. 5001/1102", "@0.602 C . 1102/5002"),
