@@ -68,7 +68,15 @@ type htmlPage struct {
 	Rows      []flowRow
 	RowsOmit  int
 	Evidence  string
+	Arrows    []arrow
 }
+
+// arrow is the arrowhead of one kind of ladder packet, in its colour.
+type arrow struct{ Kind, Color string }
+
+// arrows colour ladder packets by their most telling flag; the CSS classes
+// of the same names colour the lines.
+var arrows = []arrow{{"syn", "#1565c0"}, {"fin", "#ef6c00"}, {"rst", "#c62828"}, {"data", "#2e7d32"}, {"ack", "#6b7785"}}
 
 // pileUp is a finding about many flows at once, with its advice.
 type pileUp struct {
@@ -83,6 +91,7 @@ func (h htmlWriter) Write(d *Data) error {
 		Inputs:   safe(strings.Join(s.Inputs, ", ")),
 		Duration: human(s.End.Sub(s.Start)),
 		Evidence: safe(d.EvidenceFile),
+		Arrows:   arrows,
 	}
 	for _, vc := range s.Verdicts {
 		if vc.Count > 0 {
@@ -233,7 +242,6 @@ type series struct {
 
 // Chart geometry, in SVG user units.
 const (
-	chartW         = 720
 	plotX0, plotX1 = 48, 704
 	plotY0, plotY1 = 12, 130
 	legendY0       = 152 // first legend row, below the time axis labels
@@ -312,7 +320,6 @@ func layoutLegend(ss []series) {
 type rttChart struct {
 	Bars  []bar
 	Count int
-	Width int
 }
 
 type bar struct {
@@ -366,7 +373,6 @@ func newRTTChart(flows []*reassembly.Flow) rttChart {
 		x := plotX0 + float64(i-lo)*(w+rttBarGap)
 		c.Bars = append(c.Bars, bar{X: x, Y: plotY0 + rttPlotH - h + 10, W: w, H: h, Label: label, Count: counts[i], LabelX: x + w/2})
 	}
-	c.Width = chartW
 	return c
 }
 
