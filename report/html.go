@@ -29,7 +29,6 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"safe":   safe,
 	"stamp":  stamp,
 	"clock":  clock,
-	"human":  human,
 	"spans":  codeSpans,
 	"plural": plural,
 	"pct":    func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
@@ -51,6 +50,8 @@ const (
 	htmlChartPoints = 120  // time buckets per chart
 )
 
+// htmlPage is everything the template shows, computed beforehand so that
+// the template only places it.
 type htmlPage struct {
 	S         *Summary
 	Inputs    string
