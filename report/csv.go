@@ -11,11 +11,11 @@ import (
 )
 
 // csvWriter writes one row per flow under a header row, with the JSON
-// field names as column names. It is a stream: Begin, one Flow per flow,
-// End, so flows can be written as they finish (issue 5).
+// field names as column names. It is a streamer: flows can be written as
+// they finish (see NewStream).
 type csvWriter struct{ w *csv.Writer }
 
-func newCSV(w io.Writer) writer { return &csvWriter{csv.NewWriter(w)} }
+func newCSV(w io.Writer) streamer { return &csvWriter{csv.NewWriter(w)} }
 
 var csvHeader = []string{"id", "client", "server", "first_seen", "last_seen", "duration_ns",
 	"handshake", "rtt_ns", "verdict", "reason", "active_closer", "reset_by",
@@ -24,20 +24,8 @@ var csvHeader = []string{"id", "client", "server", "first_seen", "last_seen", "d
 	"client_retransmits", "server_retransmits", "first_packet", "last_packet",
 	"roles_inferred", "notes"}
 
-func (c *csvWriter) Write(d *Data) error {
-	if err := c.Begin(); err != nil {
-		return err
-	}
-	for _, f := range d.Flows {
-		if err := c.Flow(f); err != nil {
-			return err
-		}
-	}
-	return c.End()
-}
-
 // Begin writes the header row.
-func (c *csvWriter) Begin() error { return c.w.Write(csvHeader) }
+func (c *csvWriter) Begin(time.Time) error { return c.w.Write(csvHeader) }
 
 // Flow writes one flow's row. Free text is neutralised for spreadsheets:
 // control characters become escapes and a leading = + - @ gets a '.
@@ -62,7 +50,7 @@ func (c *csvWriter) Flow(f *reassembly.Flow) error {
 }
 
 // End flushes and reports the first write error.
-func (c *csvWriter) End() error {
+func (c *csvWriter) End(time.Time) error {
 	c.w.Flush()
 	return c.w.Error()
 }

@@ -134,3 +134,38 @@ func TestDegenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestStream: a report written flow by flow is byte for byte the report
+// written whole, for every streamable format.
+func TestStream(t *testing.T) {
+	d := fixture()
+	for _, format := range Formats() {
+		if !Streamable(format) {
+			if _, err := NewStream(&bytes.Buffer{}, format, d.Start); err == nil {
+				t.Errorf("NewStream(%s) = nil error, want one", format)
+			}
+			continue
+		}
+		var b bytes.Buffer
+		s, err := NewStream(&b, format, d.Start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range d.Flows {
+			if err := s.Flow(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(d.End); err != nil {
+			t.Fatal(err)
+		}
+		if want := render(t, format, d); !bytes.Equal(b.Bytes(), want) {
+			t.Errorf("%s: streamed output differs from Write's", format)
+		}
+	}
+	for _, f := range []string{"csv", "zeek"} {
+		if !Streamable(f) {
+			t.Errorf("Streamable(%s) = false", f)
+		}
+	}
+}

@@ -17,18 +17,43 @@ type writer interface {
 	Write(d *Data) error
 }
 
+// streamer is a format that can be written flow by flow, as flows finish,
+// without holding them (issue 5): Begin, Flow for each flow, End.
+type streamer interface {
+	Begin(start time.Time) error
+	Flow(f *reassembly.Flow) error
+	End(end time.Time) error
+}
+
+// streamed adapts a streamer to a writer of a whole report.
+type streamed struct{ s streamer }
+
+func (s streamed) Write(d *Data) error {
+	if err := s.s.Begin(d.Start); err != nil {
+		return err
+	}
+	for _, f := range d.Flows {
+		if err := s.s.Flow(f); err != nil {
+			return err
+		}
+	}
+	return s.s.End(d.End)
+}
+
 // formats is the name → constructor table, in the order Formats lists them;
-// the first is the default.
+// the first is the default. stream is set for the formats that can be
+// written flow by flow.
 var formats = []struct {
-	name string
-	new  func(w io.Writer) writer
+	name   string
+	new    func(w io.Writer) writer
+	stream func(w io.Writer) streamer
 }{
-	{"text", newText},
-	{"json", newJSON},
-	{"md", newMarkdown},
-	{"html", newHTML},
-	{"csv", newCSV},
-	{"zeek", newZeek},
+	{"text", newText, nil},
+	{"json", newJSON, nil},
+	{"md", newMarkdown, nil},
+	{"html", newHTML, nil},
+	{"csv", func(w io.Writer) writer { return streamed{newCSV(w)} }, newCSV},
+	{"zeek", func(w io.Writer) writer { return streamed{newZeek(w)} }, newZeek},
 }
 
 // Formats lists the format names Write accepts, the default first.
@@ -57,6 +82,58 @@ func Write(w io.Writer, format string, d *Data) error {
 		return nil
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats(), ", "))
+}
+
+// Stream writes a report flow by flow, so that a long capture of short
+// connections runs in flat memory: the caller hands each flow over as the
+// flow table finishes it and forgets it. Flows appear in the order given.
+type Stream struct {
+	s streamer
+	w *bufio.Writer
+}
+
+// Streamable reports whether format can be written by a Stream. The
+// formats with a summary (text, json, md, html) need every flow first.
+func Streamable(format string) bool {
+	for _, f := range formats {
+		if f.name == format {
+			return f.stream != nil
+		}
+	}
+	return false
+}
+
+// NewStream starts a report in a streamable format; start is the capture's
+// first packet (Zeek's #open line). Output is buffered until Close.
+func NewStream(w io.Writer, format string, start time.Time) (*Stream, error) {
+	for _, f := range formats {
+		if f.name == format && f.stream != nil {
+			bw := bufio.NewWriterSize(w, 64<<10)
+			s := &Stream{f.stream(bw), bw}
+			if err := s.s.Begin(start); err != nil {
+				return nil, fmt.Errorf("%s report: %w", format, err)
+			}
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("format %q cannot be streamed (streamable: csv, zeek)", format)
+}
+
+// Flow writes one finished flow.
+func (s *Stream) Flow(f *reassembly.Flow) error {
+	if err := s.s.Flow(f); err != nil {
+		return fmt.Errorf("flow %d: %w", f.ID, err)
+	}
+	return nil
+}
+
+// Close ends the report at the capture's last packet end and flushes it.
+// It does not close the underlying writer.
+func (s *Stream) Close(end time.Time) error {
+	if err := s.s.End(end); err != nil {
+		return err
+	}
+	return s.w.Flush()
 }
 
 // Helpers shared by the formats for a person (text, md, html).

@@ -20,12 +20,9 @@ import (
 // including retransmissions where Zeek counts sequence space. The
 // ip_bytes columns are link-layer bytes. A flow Zeek would split into
 // several records gets one line per record, with the counters unset.
-type zeekWriter struct {
-	w          io.Writer
-	open, last time.Time
-}
+type zeekWriter struct{ w io.Writer }
 
-func newZeek(w io.Writer) writer { return &zeekWriter{w: w} }
+func newZeek(w io.Writer) streamer { return &zeekWriter{w} }
 
 const zeekFields = "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\t" +
 	"orig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\t" +
@@ -35,30 +32,22 @@ const zeekTypes = "time\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\
 	"count\tcount\tstring\tbool\tbool\tcount\tstring\t" +
 	"count\tcount\tcount\tcount\tset[string]\tcount"
 
-func (z *zeekWriter) Write(d *Data) error {
-	// #open and #close carry the capture's bounds rather than the wall
-	// clock, so that the same capture always gives the same log.
-	z.open, z.last = d.Start, d.End
-	z.Begin()
-	for _, f := range d.Flows {
-		z.Flow(f)
-	}
-	return z.End()
-}
-
 // zeekStamp is the #open/#close time format.
 func zeekStamp(t time.Time) string { return t.UTC().Format("2006-01-02-15-04-05") }
 
-// Begin writes the header lines.
-func (z *zeekWriter) Begin() {
-	fmt.Fprintf(z.w, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t%s\n#fields\t%s\n#types\t%s\n",
-		zeekStamp(z.open), zeekFields, zeekTypes)
+// Begin writes the header lines. #open and #close carry the capture's
+// bounds rather than the wall clock, so that the same capture always gives
+// the same log.
+func (z *zeekWriter) Begin(start time.Time) error {
+	_, err := fmt.Fprintf(z.w, "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t%s\n#fields\t%s\n#types\t%s\n",
+		zeekStamp(start), zeekFields, zeekTypes)
+	return err
 }
 
 // Flow writes the flow's records: usually one, more when Zeek's own
 // timers would have split the connection (reassembly.Flow.Zeek). Zeek's
 // originator may be our server; the columns follow Zeek's orientation.
-func (z *zeekWriter) Flow(f *reassembly.Flow) {
+func (z *zeekWriter) Flow(f *reassembly.Flow) error {
 	recs := f.Zeek
 	if len(recs) == 0 {
 		recs = []reassembly.ZeekRecord{{FirstIndex: f.FirstIndex, Orig: f.Client().Addr, Resp: f.Server().Addr,
@@ -91,11 +80,12 @@ func (z *zeekWriter) Flow(f *reassembly.Flow) {
 			rec.Orig.Addr().WithZone(""), rec.Orig.Port(), rec.Resp.Addr().WithZone(""), rec.Resp.Port(),
 			dur, ob, rb, zeekField(rec.ConnState), zeekField(rec.History), op, oip, rp, rip)
 	}
+	return nil
 }
 
 // End writes the #close line.
-func (z *zeekWriter) End() error {
-	_, err := fmt.Fprintf(z.w, "#close\t%s\n", zeekStamp(z.last))
+func (z *zeekWriter) End(end time.Time) error {
+	_, err := fmt.Fprintf(z.w, "#close\t%s\n", zeekStamp(end))
 	return err
 }
 
