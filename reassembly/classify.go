@@ -288,13 +288,13 @@ func (c *conn) notes(at int64) {
 
 func (c *conn) buildLadder() {
 	f := c.f
-	n := c.nhead + int(min(c.ntail, LadderTail))
+	n := len(c.head) + int(min(c.ntail, LadderTail))
 	f.Ladder = make([]LadderStep, 0, n)
 	add := func(r *ladderRec) {
 		f.Ladder = append(f.Ladder, LadderStep{Time: nanoTime(r.t), Index: r.index, From: r.from,
 			Flags: r.flags, Seq: r.seq, Ack: r.ack, Len: r.length, Window: r.window})
 	}
-	for i := 0; i < c.nhead; i++ {
+	for i := range c.head {
 		add(&c.head[i])
 	}
 	if c.ntail > LadderTail {
@@ -307,6 +307,7 @@ func (c *conn) buildLadder() {
 	for i := start; i < c.ntail; i++ {
 		add(&c.tail[i%LadderTail])
 	}
+	c.head, c.tail = nil, nil
 }
 
 func plural(n uint64) string {

@@ -26,9 +26,10 @@ type conn struct {
 	prev, next *conn
 	list       *connList
 
-	head  [LadderHead]ladderRec
-	nhead int
-	tail  [LadderTail]ladderRec
+	// The ladder's first packets, then a ring of the last ones, allocated
+	// as they fill so that a one-packet flow (a SYN flood) stays small.
+	head  []ladderRec
+	tail  *[LadderTail]ladderRec
 	ntail uint64
 
 	synAckSeen    bool
@@ -106,10 +107,15 @@ func (c *conn) setState(side Side, st State, t int64) {
 func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
 	r := ladderRec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
 		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}
-	if c.nhead < LadderHead {
-		c.head[c.nhead] = r
-		c.nhead++
+	if len(c.head) < LadderHead {
+		if c.head == nil {
+			c.head = make([]ladderRec, 0, 4)
+		}
+		c.head = append(c.head, r)
 		return
+	}
+	if c.tail == nil {
+		c.tail = new([LadderTail]ladderRec)
 	}
 	c.tail[c.ntail%LadderTail] = r
 	c.ntail++

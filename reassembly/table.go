@@ -174,7 +174,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 	t.nextID++
 	client, server, reason := roles(seg)
 	f := &Flow{ID: t.nextID, RolesInferred: reason != "", RoleReason: reason,
-		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, Timeline: make([]Transition, 0, 8)}
+		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, Timeline: make([]Transition, 0, 4)}
 	f.Ends[Client].Addr, f.Ends[Server].Addr = client, server
 	c := &conn{key: k, f: f, first: ts, last: ts}
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1

@@ -365,3 +365,35 @@ func BenchmarkTableAdd(b *testing.B) {
 	b.StopTimer()
 	tab.Close(now)
 }
+
+// TestMaxFlowsBoundsTheTable floods the table with SYNs from distinct
+// sources: it never tracks more than MaxFlows, evicts the oldest, counts
+// the evictions, and still emits every flow exactly once.
+func TestMaxFlowsBoundsTheTable(t *testing.T) {
+	const sources, maxFlows = 20000, 500
+	cfg := DefaultConfig()
+	cfg.MaxFlows = maxFlows
+	emitted := 0
+	tab := NewTable(cfg, func(f *Flow) {
+		emitted++
+		if f.Verdict != SynUnanswered {
+			t.Fatalf("flow %d: %v, want syn_unanswered", f.ID, f.Verdict)
+		}
+	})
+	seg := capture.Segment{Dst: testServer, Flags: capture.SYN, Seq: 1, WScale: -1, WireLen: 60}
+	for i := 0; i < sources; i++ {
+		seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+		seg.Time = testEpoch + int64(i)*int64(time.Microsecond)
+		seg.Index = uint64(i + 1)
+		tab.Add(&seg)
+		if n := tab.Stats().Active; n > maxFlows {
+			t.Fatalf("%d flows tracked, MaxFlows is %d", n, maxFlows)
+		}
+	}
+	tab.Close(seg.Time)
+	st := tab.Stats()
+	if st.Evicted != sources-maxFlows || emitted != sources || st.Total != sources {
+		t.Errorf("evicted %d, emitted %d, total %d; want %d, %d, %d", st.Evicted, emitted, st.Total,
+			sources-maxFlows, sources, sources)
+	}
+}
