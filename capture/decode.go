@@ -106,6 +106,8 @@ const (
 
 	portTeredo = 3544
 	portGTPU   = 2152
+	portVXLAN  = 4789
+	portGeneve = 6081
 )
 
 // Decoder turns raw frames into Segments. It decodes the headers tcpaudit
@@ -122,7 +124,7 @@ const (
 // table (allocated once, on the first fragment), Decode does not allocate.
 // A Decoder is not safe for concurrent use.
 type Decoder struct {
-	// NoTunnels turns off decapsulation of IP-in-IP, GRE, Teredo and GTP-U:
+	// NoTunnels turns off decapsulation of IP-in-IP, GRE, VXLAN, Geneve, Teredo and GTP-U:
 	// the outer packet is then reported as not TCP.
 	NoTunnels bool
 	// VerifyChecksums computes the TCP checksum of every fully captured
@@ -178,7 +180,7 @@ func (d *Decoder) Decode(link LinkType, tsNanos int64, data []byte, wireLen int,
 		if len(data) < 14 {
 			return d.bad(ProblemLinkTruncated)
 		}
-		return d.ethernet(data, wire, tsNanos, seg)
+		return d.ethernet(data, wire, tsNanos, seg, 0)
 	case LinkLinuxSLL: // 16-byte header, protocol last
 		if len(data) < 16 {
 			return d.bad(ProblemLinkTruncated)
@@ -263,7 +265,7 @@ func ppp(b []byte, off int) (et uint16, next int, ok bool) {
 }
 
 // ethernet decodes an Ethernet II or 802.3 frame (at least 14 bytes).
-func (d *Decoder) ethernet(b []byte, wire int, ts int64, seg *Segment) Kind {
+func (d *Decoder) ethernet(b []byte, wire int, ts int64, seg *Segment, depth int) Kind {
 	et, off := be16(b[12:]), 14
 	if et <= 1500 { // 802.3 length field: only LLC/SNAP can carry an EtherType
 		if len(b) < 22 || b[14] != 0xaa || b[15] != 0xaa || b[16] != 0x03 {
@@ -271,7 +273,7 @@ func (d *Decoder) ethernet(b []byte, wire int, ts int64, seg *Segment) Kind {
 		}
 		et, off = be16(b[20:]), 22
 	}
-	return d.network(et, b[off:], wire-off, ts, seg, 0)
+	return d.network(et, b[off:], wire-off, ts, seg, depth)
 }
 
 // network peels VLAN tags, MPLS labels and PPPoE, then hands IP on.
@@ -507,8 +509,10 @@ func (d *Decoder) tcp(src, dst netip.Addr, b []byte, plen int, seg *Segment) Kin
 }
 
 // tunnel decapsulates IP-in-IP (RFC 2003), IPv6-in-IPv4 (RFC 4213), GRE
-// (RFC 2784/2890), Teredo (RFC 4380, UDP port 3544) and GTP-U (3GPP TS
-// 29.281, UDP port 2152), the tunnels Zeek follows by default. A packet
+// (RFC 2784/2890), VXLAN (RFC 7348, UDP port 4789: AWS VPC traffic
+// mirroring), Geneve (RFC 8926, UDP port 6081), Teredo (RFC 4380, UDP port
+// 3544) and GTP-U (3GPP TS 29.281, UDP port 2152), the tunnels Zeek follows
+// by default. A packet
 // that does not look like the tunnel is reported as not TCP, not as
 // malformed: plenty of ordinary UDP uses those ports.
 func (d *Decoder) tunnel(proto uint8, b []byte, plen int, ts int64, seg *Segment, depth int) Kind {
@@ -570,6 +574,10 @@ func (d *Decoder) udp(b []byte, ts int64, seg *Segment, depth int) Kind {
 	p := b[8:min(len(b), ulen)]
 	plen := ulen - 8
 	switch {
+	case dport == portVXLAN:
+		return d.vxlan(p, plen, ts, seg, depth)
+	case dport == portGeneve:
+		return d.geneve(p, plen, ts, seg, depth)
 	case sport == portGTPU || dport == portGTPU:
 		return d.gtpu(p, plen, ts, seg, depth)
 	case sport == portTeredo || dport == portTeredo:
@@ -580,6 +588,37 @@ func (d *Decoder) udp(b []byte, ts int64, seg *Segment, depth int) Kind {
 	// it is unmistakably Teredo: an exact length match and a Teredo
 	// address (2001::/32, RFC 4380 section 2.14) at one end.
 	return d.teredo(p, plen, ts, seg, depth, true)
+}
+
+// vxlan decodes a VXLAN header (flags with the VNI bit, VNI) and the
+// Ethernet frame it carries.
+func (d *Decoder) vxlan(b []byte, plen int, ts int64, seg *Segment, depth int) Kind {
+	if len(b) < 8+14 || b[0]&0x08 == 0 {
+		return KindNotTCP
+	}
+	return d.ethernet(b[8:], plen-8, ts, seg, depth)
+}
+
+// geneve decodes a Geneve header (version 0, options skipped) carrying an
+// Ethernet frame or IP.
+func (d *Decoder) geneve(b []byte, plen int, ts int64, seg *Segment, depth int) Kind {
+	if len(b) < 8 || b[0]>>6 != 0 {
+		return KindNotTCP
+	}
+	off := 8 + int(b[0]&0x3f)*4
+	if len(b) < off {
+		return KindNotTCP
+	}
+	switch et := be16(b[2:]); et {
+	case etherTEB:
+		if len(b) < off+14 {
+			return KindNotTCP
+		}
+		return d.ethernet(b[off:], plen-off, ts, seg, depth)
+	case etherIPv4, etherIPv6:
+		return d.network(et, b[off:], plen-off, ts, seg, depth)
+	}
+	return KindNotTCP
 }
 
 // gtpu decodes a GTPv1-U G-PDU header and its extension headers.

@@ -131,6 +131,8 @@ func FuzzDecode(f *testing.F) {
 	}(), 28)
 	// GTP-U over UDP/2152 carrying IPv4/TCP.
 	f.Add(uint16(LinkRaw), append(fixture(f, "4500 0054 0000 0000 4011 0000 0a090901 0a090902 0868 0868 0040 0000 30ff 0030 00000007"), syn[14:]...), 84)
+	// VXLAN over UDP/4789 carrying Ethernet/IPv4/TCP.
+	f.Add(uint16(LinkRaw), append(fixture(f, "4500 0060 0000 0000 4011 0000 0a090901 0a090902 c822 12b5 004c 0000 08000000 00004d00 020000000002 020000000001 0800"), syn[14:]...), 110)
 	// IHL below 5.
 	f.Add(uint16(LinkRaw), append([]byte{0x44}, syn[15:]...), 60)
 	// A link type nobody decodes.
