@@ -70,6 +70,12 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 	if o.cfg.IdleTimeout == 0 {
 		o.cfg.IdleTimeout = liveIdleTimeout
 	}
+	cleanup, err := spoolLiveForEvidence(o)
+	if err != nil {
+		complain(stderr, "%v", err)
+		return exitBadInput
+	}
+	defer cleanup()
 	save, saveOut, err := openRaw(o, stdout)
 	if err != nil {
 		complain(stderr, "%v", err)
@@ -175,8 +181,15 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 			d.Warnings = append(d.Warnings, fmt.Sprintf("-w %s: %v", o.writeRaw, err))
 		}
 	}
-	complain(stderr, "%d packets captured, %d dropped by the kernel, %d by the interface",
-		stats.Received, stats.KernelDropped, stats.IfaceDropped)
+	// As tcpdump says it: libpcap's "received" counts a loopback packet
+	// twice (out and in) where the capture keeps it once.
+	complain(stderr, "%d packets captured, %d received by filter, %d dropped by the kernel, %d by the interface",
+		src.Stats().Packets, stats.Received, stats.KernelDropped, stats.IfaceDropped)
+	if o.evidence != "" {
+		// The evidence pass reads the raw copy: the same packets in the
+		// same order, so packet numbers match the report's.
+		o.inputs = []string{o.writeRaw}
+	}
 	code := finish(o, d, stdout, stderr)
 	if readErr != nil {
 		complain(stderr, "%v", readErr)
@@ -284,6 +297,26 @@ func (v *liveView) tick(now time.Time) {
 	for !v.next.After(now) {
 		v.next = v.next.Add(v.every)
 	}
+}
+
+// spoolLiveForEvidence makes sure a live capture with --evidence keeps a
+// raw copy to pick the evidence packets from: the -w file when there is
+// one, otherwise a temporary file that cleanup removes.
+func spoolLiveForEvidence(o *options) (cleanup func(), err error) {
+	cleanup = func() {}
+	switch {
+	case o.evidence == "" || (o.writeRaw != "" && o.writeRaw != "-"):
+		return cleanup, nil
+	case o.writeRaw == "-":
+		return cleanup, errors.New("--evidence needs the packets again after the capture: give -w a file, not standard output")
+	}
+	f, err := os.CreateTemp("", "tcpaudit-live-*.pcapng")
+	if err != nil {
+		return cleanup, fmt.Errorf("--evidence: spooling the capture: %w", err)
+	}
+	f.Close()
+	o.writeRaw = f.Name()
+	return func() { os.Remove(f.Name()) }, nil
 }
 
 // openRaw opens the -w output: a file, or standard output for "-" (as

@@ -629,6 +629,32 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		}
 	})
 
+	t.Run("evidence", func(t *testing.T) {
+		// --evidence in live mode: the packets of the abnormal flow (a
+		// reset), none of the clean one's, picked from the spooled copy.
+		const port = 7106
+		dir := t.TempDir()
+		out, evidence := filepath.Join(dir, "report.json"), filepath.Join(dir, "evidence.pcapng")
+		srv := netip.AddrPortFrom(lab.srv.v4, port)
+		serveConns(lab.srv.listen(t, srv), 2, pingThenDrain)
+		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", fmt.Sprintf("tcp port %d", port),
+			"--evidence", evidence, "--format", "json", "-o", out)
+		pingConns(t, lab.cli, srv, 1)
+		c, err := lab.cli.dial(context.Background(), netip.AddrPort{}, srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		request(t, c)
+		c.SetLinger(0)
+		c.Close()
+		time.Sleep(200 * time.Millisecond)
+		p.interrupt(t)
+		rep, ev := readReport(t, out), auditFile(t, evidence)
+		if len(rep.Flows) != 2 || len(ev.Flows) != 1 || ev.Flows[0].outcome() != rep.Flows[1].outcome() || ev.Flows[0].Verdict != "reset" {
+			t.Errorf("live --evidence: report %v, evidence %v; want the reset flow alone in the evidence", rep.Flows, ev.Flows)
+		}
+	})
+
 	t.Run("SIGTERM", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "report.txt")
 		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", "tcp port 7103", "-o", out)
