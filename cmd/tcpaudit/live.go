@@ -15,6 +15,7 @@ import (
 
 	"github.com/tcpaudit/tcpaudit/capture"
 	"github.com/tcpaudit/tcpaudit/reassembly"
+	"github.com/tcpaudit/tcpaudit/report"
 )
 
 // liveIdleTimeout finishes flows that stay silent this long when the user
@@ -69,6 +70,20 @@ func listInterfaces(stdout, stderr io.Writer) int {
 func runLive(o *options, stdout, stderr io.Writer) int {
 	if o.cfg.IdleTimeout == 0 {
 		o.cfg.IdleTimeout = liveIdleTimeout
+	}
+	// Options that finish would reject are checked now: a typo found after
+	// hours of capture must not cost the report.
+	if o.at != "" {
+		if _, err := parseAt(o.at, time.Now()); err != nil {
+			complain(stderr, "--at: %v", err)
+			return exitBadInput
+		}
+	}
+	if o.failOn != "" {
+		if _, err := report.ParseGate(o.failOn); err != nil {
+			complain(stderr, "--fail-on: %v", err)
+			return exitBadInput
+		}
 	}
 	cleanup, err := spoolLiveForEvidence(o)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/tcpaudit/tcpaudit/capture"
@@ -40,6 +41,25 @@ func TestRawFormat(t *testing.T) {
 	} {
 		if got := rawFormat(tc.name); got != tc.want {
 			t.Errorf("rawFormat(%q) = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestLiveChecksFlagsFirst: an option only the report needs is checked
+// before the capture starts, not after hours of it. The capture would fail
+// without root anyway; the error must be about the option.
+func TestLiveChecksFlagsFirst(t *testing.T) {
+	for _, args := range [][]string{
+		{"-i", "lo", "--fail-on", "reset>"},
+		{"-i", "lo", "--at", "yesterday"},
+		{"-i", "lo", "-w", "-"},
+		{"-i", "lo", "-w", "-", "-o", "report.txt", "--evidence", "evidence.pcapng"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(args, nil, &stdout, &stderr)
+		if code != exitBadInput || strings.Contains(stderr.String(), "listening") || !strings.Contains(stderr.String(), args[2]) {
+			t.Errorf("tcpaudit %s: exit %d, stderr %q; want exit %d naming %s before any capture",
+				strings.Join(args, " "), code, stderr.String(), exitBadInput, args[2])
 		}
 	}
 }
