@@ -8,10 +8,10 @@ import (
 )
 
 // EvidenceSelector decides which packets go to the evidence capture
-// (--evidence): those of the abnormal flows with one of the given verdicts
-// or IDs. With neither verdicts nor ids, every abnormal flow is selected;
-// a flow named by ID is selected even when its verdict is normal, since
-// someone asked for it.
+// (--evidence): those of the flows with one of the given verdicts or IDs.
+// With neither verdicts nor ids, every abnormal flow is selected. A flow
+// named by ID or by a normal verdict ("clean") is selected too: someone
+// asked for it.
 //
 // The returned function is called once per packet of a second pass over
 // the capture, with the packet's addresses and capture index; it does one
@@ -39,16 +39,10 @@ func EvidenceSelector(d *Data, verdicts []reassembly.Verdict, ids []uint64) func
 }
 
 func wanted(f *reassembly.Flow, verdicts []reassembly.Verdict, ids []uint64) bool {
-	if slices.Contains(ids, f.ID) {
-		return true
-	}
-	if !f.Verdict.Abnormal() {
-		return false
-	}
 	if len(verdicts) == 0 && len(ids) == 0 {
-		return true
+		return f.Verdict.Abnormal()
 	}
-	return slices.Contains(verdicts, f.Verdict)
+	return slices.Contains(ids, f.ID) || slices.Contains(verdicts, f.Verdict)
 }
 
 // tupleKey is a 4-tuple in canonical order, so both directions of a

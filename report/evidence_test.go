@@ -42,6 +42,7 @@ func TestEvidenceSelector(t *testing.T) {
 		{"by id, even a normal flow", nil, []uint64{1}, []bool{true, false, false, false, false}},
 		{"verdict or id", []reassembly.Verdict{reassembly.Reset}, []uint64{4}, []bool{false, true, false, true, false}},
 		{"verdict of no flow", []reassembly.Verdict{reassembly.Refused}, nil, []bool{false, false, false, false, false}},
+		{"a normal verdict, named", []reassembly.Verdict{reassembly.Open}, nil, []bool{false, false, false, true, false}},
 	} {
 		sel := EvidenceSelector(d, tc.verdicts, tc.ids)
 		for i, p := range all {
