@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -84,7 +85,11 @@ func buildTcpaudit(t *testing.T, dir string) string {
 // test fails.
 func newNetnsLab(t *testing.T, bin string) *netnsLab {
 	t.Helper()
-	id := fmt.Sprintf("%d%d", os.Getpid()%100000, rand.IntN(100))
+	sweepStaleNamespaces(t)
+	// pid, then a random suffix: unique per run, and a later run can tell
+	// a namespace whose test process died (see sweepStaleNamespaces). The
+	// longest name, "tvs4194304x99", fits IFNAMSIZ.
+	id := fmt.Sprintf("%dx%d", os.Getpid(), rand.IntN(100))
 	l := &netnsLab{
 		bin: bin,
 		srv: netnsHost{name: "server", ns: "tas" + id, iface: "tvs" + id,
@@ -106,6 +111,36 @@ func newNetnsLab(t *testing.T, bin string) *netnsLab {
 		mustRun(t, "ip", "-n", h.ns, "link", "set", h.iface, "up")
 	}
 	return l
+}
+
+// staleNamespace matches the suite's namespace names, capturing the pid of
+// the test process that made them.
+var staleNamespace = regexp.MustCompile(`^ta[sc]([0-9]+)x[0-9]+$`)
+
+// sweepStaleNamespaces deletes namespaces left by a run that was killed
+// before its cleanup ran (a CI timeout, a closed pipe): their process is
+// gone. Deleting a namespace takes its veth end and rules with it.
+func sweepStaleNamespaces(t *testing.T) {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		m := staleNamespace.FindStringSubmatch(f[0])
+		if m == nil {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + m[1]); err == nil {
+			continue // its test is still running
+		}
+		if err := exec.Command("ip", "netns", "del", f[0]).Run(); err == nil {
+			t.Logf("deleted namespace %s left by an earlier run (process %s is gone)", f[0], m[1])
+		}
+	}
 }
 
 func mustRun(t *testing.T, argv ...string) string {
