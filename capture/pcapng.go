@@ -119,7 +119,7 @@ func newPcapngReader(in *input) (*pcapngReader, error) {
 // in r.hdr, and starts a new section: a new byte order and no interfaces.
 func (r *pcapngReader) readSHB(start int64, first bool) error {
 	var bom [4]byte
-	if n, err := r.input.readFull(bom[:]); err != nil {
+	if n, err := r.readFull(bom[:]); err != nil {
 		return r.readError(start, err, "Section Header Block", minSHBLen, blockHeaderLen+n)
 	}
 	switch binary.BigEndian.Uint32(bom[:]) {
@@ -128,14 +128,14 @@ func (r *pcapngReader) readSHB(start int64, first bool) error {
 	case 0x4d3c2b1a:
 		r.order = binary.LittleEndian
 	default:
-		return r.input.formatError(start+8, fmt.Errorf("Section Header Block has a bad byte-order magic % x", bom))
+		return r.formatError(start+8, fmt.Errorf("Section Header Block has a bad byte-order magic % x", bom))
 	}
 	length := r.order.Uint32(r.hdr[4:])
 	if length < minSHBLen || length > maxSHBLen {
-		return r.input.formatError(start+4, fmt.Errorf("Section Header Block has invalid length %d (must be %d to %d)", length, minSHBLen, maxSHBLen))
+		return r.formatError(start+4, fmt.Errorf("Section Header Block has invalid length %d (must be %d to %d)", length, minSHBLen, maxSHBLen))
 	}
 	if length%4 != 0 {
-		return r.input.formatError(start+4, fmt.Errorf("Section Header Block has a length of %d that is not a multiple of 4", length))
+		return r.formatError(start+4, fmt.Errorf("Section Header Block has a length of %d that is not a multiple of 4", length))
 	}
 	body, err := r.readBody(start, length, 4)
 	if err != nil {
@@ -146,7 +146,7 @@ func (r *pcapngReader) readSHB(start int64, first bool) error {
 	r.skipping = false
 	if major != 1 || (minor != 0 && minor != 2) {
 		if first {
-			return r.input.formatError(start+12, fmt.Errorf("unsupported pcapng version %d.%d", major, minor))
+			return r.formatError(start+12, fmt.Errorf("unsupported pcapng version %d.%d", major, minor))
 		}
 		// A later section we cannot read: its blocks are framed like ours,
 		// so skip to the next Section Header Block rather than give up.
@@ -166,11 +166,11 @@ func (r *pcapngReader) readBody(start int64, length uint32, already int) ([]byte
 		r.buf = make([]byte, n, max(n, 4096))
 	}
 	buf := r.buf[:n]
-	if got, err := r.input.readFull(buf); err != nil {
+	if got, err := r.readFull(buf); err != nil {
 		return nil, r.readError(start, err, "block", int(length), blockHeaderLen+already+got)
 	}
 	if trailer := r.order.Uint32(buf[n-4:]); trailer != length {
-		return nil, r.input.formatError(start, fmt.Errorf("block total length in header %d and trailer %d don't match", length, trailer))
+		return nil, r.formatError(start, fmt.Errorf("block total length in header %d and trailer %d don't match", length, trailer))
 	}
 	return buf[:n-4], nil
 }
@@ -178,8 +178,8 @@ func (r *pcapngReader) readBody(start int64, length uint32, already int) ([]byte
 // ReadPacket returns the next packet. The data is valid until the next call.
 func (r *pcapngReader) ReadPacket() (packet, error) {
 	for {
-		start := r.input.off
-		n, err := r.input.readFull(r.hdr[:])
+		start := r.off
+		n, err := r.readFull(r.hdr[:])
 		if err != nil {
 			if err == io.EOF {
 				return packet{}, io.EOF
@@ -196,13 +196,13 @@ func (r *pcapngReader) ReadPacket() (packet, error) {
 		typ = r.order.Uint32(r.hdr[:4])
 		length := r.order.Uint32(r.hdr[4:])
 		if length < minBlockLen {
-			return packet{}, r.input.formatError(start+4, fmt.Errorf("block has a length of %d < %d", length, minBlockLen))
+			return packet{}, r.formatError(start+4, fmt.Errorf("block has a length of %d < %d", length, minBlockLen))
 		}
 		if length%4 != 0 {
-			return packet{}, r.input.formatError(start+4, fmt.Errorf("block has a length of %d that is not a multiple of 4", length))
+			return packet{}, r.formatError(start+4, fmt.Errorf("block has a length of %d that is not a multiple of 4", length))
 		}
 		if length > maxBlockLen {
-			return packet{}, r.input.formatError(start+4, fmt.Errorf("block claims %d bytes, more than the %d maximum: the file is damaged", length, maxBlockLen))
+			return packet{}, r.formatError(start+4, fmt.Errorf("block claims %d bytes, more than the %d maximum: the file is damaged", length, maxBlockLen))
 		}
 		if r.skipping || (typ != blockIDB && typ != blockEPB && typ != blockSPB && typ != blockPB) {
 			if err := r.skipBlock(start, length); err != nil {
@@ -228,15 +228,15 @@ func (r *pcapngReader) ReadPacket() (packet, error) {
 // statistics, decryption secrets, custom blocks), checking its trailer.
 func (r *pcapngReader) skipBlock(start int64, length uint32) error {
 	rest := int(length) - blockHeaderLen - 4
-	if d, err := r.input.discard(rest); err != nil {
+	if d, err := r.discard(rest); err != nil {
 		return r.readError(start, err, "block", int(length), blockHeaderLen+d)
 	}
 	var t [4]byte
-	if n, err := r.input.readFull(t[:]); err != nil {
+	if n, err := r.readFull(t[:]); err != nil {
 		return r.readError(start, err, "block", int(length), int(length)-4+n)
 	}
 	if trailer := r.order.Uint32(t[:]); trailer != length {
-		return r.input.formatError(start, fmt.Errorf("block total length in header %d and trailer %d don't match", length, trailer))
+		return r.formatError(start, fmt.Errorf("block total length in header %d and trailer %d don't match", length, trailer))
 	}
 	return nil
 }
@@ -244,10 +244,10 @@ func (r *pcapngReader) skipBlock(start int64, length uint32) error {
 // addInterface parses an Interface Description Block.
 func (r *pcapngReader) addInterface(start int64, body []byte) error {
 	if len(body) < 8 {
-		return r.input.formatError(start, fmt.Errorf("Interface Description Block body is %d bytes, less than 8", len(body)))
+		return r.formatError(start, fmt.Errorf("Interface Description Block body is %d bytes, less than 8", len(body)))
 	}
 	if len(r.ifaces) >= maxInterfaces {
-		return r.input.formatError(start, fmt.Errorf("more than %d Interface Description Blocks in one section", maxInterfaces))
+		return r.formatError(start, fmt.Errorf("more than %d Interface Description Blocks in one section", maxInterfaces))
 	}
 	ifc := ngInterface{
 		link:    LinkType(r.order.Uint16(body[0:])),
@@ -274,7 +274,7 @@ func (r *pcapngReader) addInterface(start int64, body []byte) error {
 		return nil
 	})
 	if err != nil {
-		return r.input.formatError(start, fmt.Errorf("Interface Description Block: %w", err))
+		return r.formatError(start, fmt.Errorf("Interface Description Block: %w", err))
 	}
 	r.ifaces = append(r.ifaces, ifc)
 	r.sawIDB = true
@@ -306,9 +306,9 @@ func (r *pcapngReader) iface(start int64, id uint32) (*ngInterface, error) {
 		return &r.ifaces[id], nil
 	}
 	if len(r.ifaces) == 0 {
-		return nil, r.input.formatError(start, errPacketBeforeIDB)
+		return nil, r.formatError(start, errPacketBeforeIDB)
 	}
-	return nil, r.input.formatError(start, fmt.Errorf("packet block references interface %d, but the section has only %d Interface Description Blocks", id, len(r.ifaces)))
+	return nil, r.formatError(start, fmt.Errorf("packet block references interface %d, but the section has only %d Interface Description Blocks", id, len(r.ifaces)))
 }
 
 // packet decodes an Enhanced, Simple or obsolete Packet Block body.
@@ -325,7 +325,7 @@ func (r *pcapngReader) packet(start int64, typ uint32, body []byte) (packet, err
 	case blockEPB, blockPB:
 		fixed = 20
 		if len(body) < fixed {
-			return packet{}, r.input.formatError(start, fmt.Errorf("packet block body is %d bytes, less than %d", len(body), fixed))
+			return packet{}, r.formatError(start, fmt.Errorf("packet block body is %d bytes, less than %d", len(body), fixed))
 		}
 		var id uint32
 		if typ == blockEPB {
@@ -339,15 +339,15 @@ func (r *pcapngReader) packet(start int64, typ uint32, body []byte) (packet, err
 		ts = ifc.nanos(uint64(r.order.Uint32(body[4:]))<<32 | uint64(r.order.Uint32(body[8:])))
 		caplen, wirelen = r.order.Uint32(body[12:]), r.order.Uint32(body[16:])
 		if caplen > maxCaplen {
-			return packet{}, r.input.formatError(start, fmt.Errorf("packet block claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
+			return packet{}, r.formatError(start, fmt.Errorf("packet block claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
 		}
 		if int(caplen) > len(body)-fixed {
-			return packet{}, r.input.formatError(start, fmt.Errorf("packet block claims %d captured bytes but the block holds only %d", caplen, len(body)-fixed))
+			return packet{}, r.formatError(start, fmt.Errorf("packet block claims %d captured bytes but the block holds only %d", caplen, len(body)-fixed))
 		}
 	case blockSPB:
 		fixed = 4
 		if len(body) < fixed {
-			return packet{}, r.input.formatError(start, fmt.Errorf("Simple Packet Block body is %d bytes, less than 4", len(body)))
+			return packet{}, r.formatError(start, fmt.Errorf("Simple Packet Block body is %d bytes, less than 4", len(body)))
 		}
 		if ifc, err = r.iface(start, 0); err != nil {
 			return packet{}, err
@@ -377,10 +377,10 @@ func (r *pcapngReader) packet(start int64, typ uint32, body []byte) (packet, err
 func (r *pcapngReader) Warnings() []string {
 	var w []string
 	if r.skippedSections > 0 {
-		w = append(w, fmt.Sprintf("%s: skipped %d pcapng sections of an unsupported version", r.input.name, r.skippedSections))
+		w = append(w, fmt.Sprintf("%s: skipped %d pcapng sections of an unsupported version", r.name, r.skippedSections))
 	}
 	if !r.sawIDB {
-		w = append(w, fmt.Sprintf("%s: no Interface Description Block: the file holds no packets", r.input.name))
+		w = append(w, fmt.Sprintf("%s: no Interface Description Block: the file holds no packets", r.name))
 	}
 	return append(w, r.lengthWarnings("packet blocks", r.overSnaplen, r.lenUnderCaplen)...)
 }
