@@ -81,12 +81,12 @@ type blindRST struct {
 type ladderRec struct {
 	t      int64
 	index  uint64
-	from   Side
-	flags  capture.Flags
 	seq    uint32
 	ack    uint32
 	length uint32
 	window uint16
+	from   Side
+	flags  capture.Flags
 }
 
 func nanoTime(t int64) time.Time { return time.Unix(0, t).UTC() }

@@ -105,7 +105,7 @@ type zEnd struct {
 	// last_reassem_seq, trim is trim_seq, blocks hold data above a hole.
 	delivered uint64
 	trim      uint64
-	blocks    [zeekMaxBlocks]zBlock
+	blocks    *[zeekMaxBlocks]zBlock // allocated at the first hole
 	nblocks   int
 }
 
@@ -709,6 +709,9 @@ func (r *zRecord) dataSent(e *zEnd, seq, n uint64) {
 }
 
 func (e *zEnd) addBlock(lo, hi uint64) {
+	if e.blocks == nil {
+		e.blocks = new([zeekMaxBlocks]zBlock)
+	}
 	if e.nblocks == zeekMaxBlocks {
 		copy(e.blocks[:], e.blocks[1:])
 		e.nblocks--
