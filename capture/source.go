@@ -76,6 +76,10 @@ type Stats struct {
 type stream struct {
 	r   packetReader
 	pkt packet
+	// backwards counts packets stamped earlier than the one before them in
+	// the same input; they are delivered in input order, as mergecap does.
+	backwards uint64
+	last      int64
 }
 
 // Source reads TCP segments from one or more captures merged in timestamp
@@ -207,7 +211,10 @@ func (s *Source) fillHeads() error {
 		s.refill = s.refill[:copy(s.refill, s.refill[1:])]
 		switch {
 		case err == nil:
-			st.pkt = p
+			if p.ts < st.last {
+				st.backwards++
+			}
+			st.pkt, st.last = p, p.ts
 			s.heap = append(s.heap, i)
 			s.up(len(s.heap) - 1)
 		case err != io.EOF:
@@ -386,9 +393,12 @@ func (s *Source) Problems() map[Problem]uint64 {
 // unsupported link types, incomplete fragments, and file oddities.
 func (s *Source) Warnings() []string {
 	var w []string
-	for _, st := range s.streams {
+	for i, st := range s.streams {
 		if wr, ok := st.r.(warner); ok {
 			w = append(w, wr.Warnings()...)
+		}
+		if st.backwards > 0 {
+			w = append(w, fmt.Sprintf("%s: %d packets are time-stamped earlier than the packet before them (kept in file order)", s.streamName(i), st.backwards))
 		}
 	}
 	if len(s.errs) > 1 {
@@ -412,6 +422,14 @@ func (s *Source) Warnings() []string {
 		w = append(w, "dropped "+strconv.Itoa(pending+dropped)+" fragmented TCP datagrams that never completed")
 	}
 	return w
+}
+
+// streamName names input i for warnings.
+func (s *Source) streamName(i int) string {
+	if n, ok := s.streams[i].r.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return "input " + strconv.Itoa(i)
 }
 
 // Progress returns the input bytes consumed so far (compressed bytes for

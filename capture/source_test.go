@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -137,3 +138,22 @@ func TestStatsNoAllocs(t *testing.T) {
 }
 
 var sinkStats Stats
+
+// TestBackwardsTimestamps: packets stamped earlier than their predecessor
+// stay in file order and are counted in a warning.
+func TestBackwardsTimestamps(t *testing.T) {
+	syn := fixture(t, synFrame)
+	f := pcapFile(binary.LittleEndian, magicPcapMicro, LinkEthernet, 0,
+		rec{sec: base + 10, data: syn}, rec{sec: base + 5, data: syn}, rec{sec: base + 20, data: syn}, rec{sec: base + 1, data: syn})
+	src, err := openBytes(t, "back.pcap", f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs, err := readAll(t, src)
+	if err != nil || len(segs) != 4 || segs[1].Time != (base+5)*1e9 || segs[3].Index != 4 {
+		t.Fatalf("segments %v, err %v", segs, err)
+	}
+	if w := strings.Join(src.Warnings(), "\n"); !strings.Contains(w, "back.pcap: 2 packets are time-stamped earlier than the packet before them") {
+		t.Errorf("warnings %q", w)
+	}
+}
