@@ -762,9 +762,10 @@ func TestAdversarialCaptures(t *testing.T) {
 
 // hostile is text an attacker controls: a pcapng interface name,
 // description or comment, or the name of a capture file from a ticket. It
-// carries HTML, Markdown table pipes, and terminal escapes (clear screen,
-// set the window title, ring the bell, move the cursor back).
-const hostile = "<script>alert(1)</script>|pipe|**bold**\x1b[2J\x1b]0;pwned\x07\r\u202e"
+// carries HTML, Markdown table pipes, terminal escapes (clear screen, set
+// the window title, ring the bell, move the cursor back), a line break that
+// would forge a second line, and a right-to-left override.
+const hostile = "<script>alert(1)</script>|pipe|**bold**\x1b[2J\x1b]0;pwned\x07\r\nforged line\u202e"
 
 // hostileCapture writes a pcapng file whose section comment, interface
 // name and description, and packet comments are all hostile, and which is
@@ -778,7 +779,7 @@ func hostileCapture(t *testing.T, dir string) string {
 		g.epb(0, frame(s), ngOption(optComment, []byte(hostile)))
 	}
 	g.b = append(g.b, 6, 0, 0, 0) // four bytes of a block header: damage
-	path := filepath.Join(dir, "ticket"+strings.NewReplacer("/", "_", "\r", "").Replace(hostile)+".pcapng")
+	path := filepath.Join(dir, "ticket"+strings.ReplaceAll(hostile, "/", "_")+".pcapng")
 	if err := os.WriteFile(path, g.b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -799,7 +800,7 @@ func TestHostileStringsEscaped(t *testing.T) {
 				t.Errorf("stderr is not one line: %q", r.stderr)
 			}
 			for name, out := range map[string]string{"stdout": r.stdout, "stderr": r.stderr} {
-				for _, bad := range []string{"\x1b", "\x07", "\r", "\u202e"} {
+				for _, bad := range []string{"\x1b", "\x07", "\r", "\nforged", "\u202e"} {
 					// JSON is for programs: its encoder escapes control
 					// characters and keeps other text as it was.
 					if format == "json" && name == "stdout" && bad == "\u202e" {
@@ -810,14 +811,28 @@ func TestHostileStringsEscaped(t *testing.T) {
 					}
 				}
 			}
-			switch format {
-			case "html":
-				if strings.Contains(r.stdout, "<script>alert") {
-					t.Error("html output carries the raw <script> tag")
+			// The hostile file name reaches every report (inputs, the
+			// damage warning): it must arrive there escaped, not dropped.
+			// ('/' cannot be in a file name: "</script>" is "<_script>".)
+			want := map[string][]string{
+				"text": {`\x1b[2J`, `\u202e`},
+				"md":   {`&lt;script&gt;`, `\|pipe\|`, `\*\*bold\*\*`},
+				"html": {`&lt;script&gt;`},
+			}[format]
+			for _, w := range want {
+				if !strings.Contains(r.stdout, w) {
+					t.Errorf("%s output lacks the escaped form %q of the hostile file name", format, w)
 				}
-			case "md":
-				if strings.Contains(r.stdout, "<script>") || strings.Contains(r.stdout, "</script>|pipe|") {
-					t.Error("markdown output carries raw HTML or unescaped table pipes")
+			}
+			switch format {
+			case "html", "md":
+				// The HTML report has scripts of its own; the hostile one
+				// is the one that calls alert.
+				if strings.Contains(r.stdout, "<script>alert") {
+					t.Errorf("%s output carries the hostile <script> tag raw", format)
+				}
+				if format == "md" && strings.Contains(r.stdout, "|pipe|") {
+					t.Error("markdown output carries unescaped pipes, which split a table row")
 				}
 			case "json":
 				rep := parseReport(t, r)
