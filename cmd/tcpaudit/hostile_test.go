@@ -745,6 +745,11 @@ func TestAdversarialCaptures(t *testing.T) {
 		if f.Verdict != "clean" || f.ClientState != "TIME_WAIT" {
 			t.Errorf("%s, client %s; want one clean flow, client TIME_WAIT (reason %q)", f.Verdict, f.ClientState, f.Reason)
 		}
+		// The reader must be told that the clock stepped back: durations
+		// across the step are not to be trusted.
+		if !slices.ContainsFunc(rep.Summary.Warnings, func(w string) bool { return strings.Contains(w, "earlier") }) {
+			t.Errorf("no warning says that timestamps go backwards: %q", rep.Summary.Warnings)
+		}
 	})
 	t.Run("SPAN duplicates", func(t *testing.T) {
 		rep := auditGenerated(t, "adv-span-duplicates.pcap")
