@@ -127,7 +127,7 @@ func (c *conn) scaleKnown() bool { return c.ends[Client].sawSYN && c.ends[Server
 
 // add applies one segment sent by side from at time t (already made
 // monotonic by the table). It does not allocate unless a state changes.
-func (c *conn) add(seg *capture.Segment, from Side, t int64, cfg *Config) {
+func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
 	ep := &c.f.Ends[from]
@@ -145,7 +145,7 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64, cfg *Config) {
 		ep.RSTs++
 	}
 	c.recordLadder(seg, from, t)
-	c.zeek.add(seg, t, cfg)
+	c.zeek.add(seg, t)
 	c.last = t
 	c.f.LastIndex = seg.Index
 	if s.isDuplicate(seg, t) {

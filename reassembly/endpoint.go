@@ -190,9 +190,13 @@ func (s *endTrack) fillHole(lo, hi Seq) bool {
 // end sent, captured a second time. Pure ACKs are never called duplicates:
 // identical duplicate ACKs are normal TCP (RFC 5681) and change nothing.
 func (s *endTrack) isDuplicate(seg *capture.Segment, t int64) bool {
+	if seg.SeqLen() == 0 && !seg.Flags.Has(capture.RST) {
+		s.lastSig.valid = false
+		return false
+	}
 	prev, cur := s.lastSig, signatureOf(seg, t)
 	s.lastSig = cur
-	if !prev.valid || (seg.SeqLen() == 0 && !seg.Flags.Has(capture.RST)) || t-prev.time > dupWindow {
+	if !prev.valid || t-prev.time > dupWindow {
 		return false
 	}
 	cur.time = prev.time

@@ -99,7 +99,7 @@ func (t *Table) Add(seg *capture.Segment) {
 	if seg.Src != c.f.Ends[Client].Addr {
 		from = Server
 	}
-	c.add(seg, from, ts, &t.cfg)
+	c.add(seg, from, ts)
 	t.touch(c)
 }
 
@@ -195,6 +195,9 @@ func (t *Table) touch(c *conn) {
 	l := &t.active
 	if c.finished() {
 		l = &t.done
+	}
+	if l.tail == c {
+		return // the common case: the same flow again
 	}
 	c.list.remove(c)
 	l.pushBack(c)

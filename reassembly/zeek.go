@@ -138,7 +138,7 @@ type zeekTracker struct {
 	done   []ZeekRecord
 }
 
-func (z *zeekTracker) add(seg *capture.Segment, t int64, _ *Config) {
+func (z *zeekTracker) add(seg *capture.Segment, t int64) {
 	if z.active && (z.cur.expired(t) || z.cur.isReuse(seg)) {
 		z.finishRecord()
 	}
