@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -53,7 +54,13 @@ func (r cmdResult) String() string {
 // runCommand runs tcpaudit in-process with an empty standard input. A
 // panic fails the test with its stack instead of killing the test binary,
 // so that one bad file does not hide the verdict on the others.
-func runCommand(t *testing.T, args ...string) (r cmdResult) {
+func runCommand(t *testing.T, args ...string) cmdResult {
+	t.Helper()
+	return runCommandStdin(t, strings.NewReader(""), args...)
+}
+
+// runCommandStdin is runCommand with stdin as the command's standard input.
+func runCommandStdin(t *testing.T, stdin io.Reader, args ...string) (r cmdResult) {
 	t.Helper()
 	r.args = args
 	var stdout, stderr bytes.Buffer
@@ -66,7 +73,7 @@ func runCommand(t *testing.T, args ...string) (r cmdResult) {
 				t.Fatalf("tcpaudit %s panicked: %v\n%s", strings.Join(args, " "), p, debug.Stack())
 			}
 		}()
-		r.code = run(args, strings.NewReader(""), &stdout, &stderr)
+		r.code = run(args, stdin, &stdout, &stderr)
 	}()
 	runtime.ReadMemStats(&after)
 	stopWatch()
@@ -234,6 +241,17 @@ func checkOutcome(t *testing.T, r cmdResult, path string, want outcome) {
 	if want.damaged && want.tcp > 0 && !slices.ContainsFunc(rep.Summary.Warnings, func(w string) bool { return strings.Contains(w, "offset") }) {
 		t.Errorf("%v\nthe report does not say where the damage is: warnings %q", r, rep.Summary.Warnings)
 	}
+}
+
+// TestStdinTruncated pipes a capture cut inside its fifth record into
+// "tcpaudit -", as "tcpdump -w - | tcpaudit -" gives it when tcpdump is
+// killed: the error names standard input and the offset, and the report
+// covers the four whole packets.
+func TestStdinTruncated(t *testing.T) {
+	p := validPcap()
+	cut := p.b[:p.records[4]+30]
+	r := runCommandStdin(t, bytes.NewReader(cut), "--format", "json", "-")
+	checkOutcome(t, r, "-", outcome{damaged: true, errAt: p.records[4], tcp: 4})
 }
 
 // cutCapture is a valid capture to cut, described by where its parts start.
