@@ -126,7 +126,7 @@ func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
 		case c.rst.afterClose:
 			f.ResetBy = Nobody
 			return Clean, fmt.Sprintf("FINs both ways, each acknowledged; then a RST from the %s (stray packets after close)", by)
-		case c.rst.peerRepeats > 0 || (c.rst.silence > int64(cfg.StallTimeout) && c.rst.peerRepeats > 0):
+		case c.rst.peerRepeats > 0:
 			return HalfOpen, fmt.Sprintf("%s silent %s while the %s retransmitted %d time%s, then answered with RST: the %s had lost the connection (crash, reboot or state loss)",
 				by, fmtDur(c.rst.silence), peer, c.rst.peerRepeats, plural(uint64(c.rst.peerRepeats)), by)
 		case c.synAckSeen && !c.handshakeDone && by == Client:
