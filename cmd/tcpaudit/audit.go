@@ -164,6 +164,8 @@ func spoolStdinIfNeeded(o *options, stdin io.Reader) (cleanup func(), err error)
 // finish writes the report, the evidence file and applies the --fail-on
 // gate. It is shared by file and live mode so that both end the same way.
 func finish(o *options, d *report.Data, stdout, stderr io.Writer) int {
+	// validate() already checked the range.
+	d.Ephemeral, _ = report.ParsePortRange(o.ephemeral)
 	if o.at != "" {
 		at, err := parseAt(o.at, d.Start)
 		if err != nil {

@@ -46,7 +46,7 @@ type cliFlow struct {
 }
 
 type cliReport struct {
-	Flows   []cliFlow     `json:"flows"`
+	Flows   []cliFlow      `json:"flows"`
 	Summary map[string]any `json:"summary"`
 }
 

@@ -42,8 +42,9 @@ type options struct {
 	evidenceVerdicts string
 	evidenceFlows    string
 
-	failOn   string
-	progress bool
+	failOn    string
+	progress  bool
+	ephemeral string
 
 	cfg reassembly.Config
 }
@@ -82,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.evidenceVerdicts, "evidence-verdicts", "", "with --evidence: only flows with these comma-separated verdicts")
 	fs.StringVar(&o.evidenceFlows, "evidence-flows", "", "with --evidence: only these comma-separated flow ids")
 	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when met: verdicts or thresholds, e.g. 'reset,half_open' or 'syn_unanswered>10'")
+	fs.StringVar(&o.ephemeral, "ephemeral-ports", "32768-60999", "client port range `LOW-HIGH` that TIME_WAIT pressure is measured against (Linux ip_local_port_range)")
 	fs.BoolVar(&o.progress, "progress", true, "show a progress bar on stderr when it is a terminal")
 
 	fs.DurationVar(&o.cfg.TimeWait, "time-wait", o.cfg.TimeWait, "how long TIME_WAIT lasts (Linux: 60s)")
@@ -109,6 +111,9 @@ func (o *options) validate() error {
 	}
 	if !hasFormat(o.format) {
 		return fmt.Errorf("unknown --format %q (want one of %s)", o.format, strings.Join(report.Formats(), ", "))
+	}
+	if _, err := report.ParsePortRange(o.ephemeral); err != nil {
+		return fmt.Errorf("--ephemeral-ports: %w", err)
 	}
 	stdinUsed := 0
 	for _, in := range o.inputs {
