@@ -217,9 +217,7 @@ var netnsScenarios = []netnsScenario{
 		for range 16 {
 			wg.Go(func() {
 				for range work {
-					c := s.dial()
-					request(s.t, c)
-					c.Close()
+					s.exchange(netip.AddrPort{}, false)
 				}
 			})
 		}
@@ -243,10 +241,7 @@ var netnsScenarios = []netnsScenario{
 				for range rounds {
 					// Each SYN lands on the server's TIME_WAIT of the
 					// previous round, which Linux ends to accept it.
-					c := s.dialFrom(local)
-					request(s.t, c)
-					drain(c)
-					c.Close()
+					s.exchange(local, true)
 				}
 			})
 		}
@@ -283,13 +278,22 @@ const ping, pong = "ping\n", "pong\n"
 // request sends a ping and waits for the pong.
 func request(t *testing.T, c *net.TCPConn) {
 	t.Helper()
+	if err := tryRequest(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryRequest is request for goroutines other than the test's, which must
+// not call t.Fatal.
+func tryRequest(c *net.TCPConn) error {
 	if _, err := c.Write([]byte(ping)); err != nil {
-		t.Fatalf("request: %v", err)
+		return fmt.Errorf("request: %w", err)
 	}
 	buf := make([]byte, len(pong))
 	if _, err := io.ReadFull(c, buf); err != nil {
-		t.Fatalf("request: reading the answer: %v", err)
+		return fmt.Errorf("request: reading the answer: %w", err)
 	}
+	return nil
 }
 
 // answer reads a ping and sends a pong.
@@ -369,23 +373,47 @@ func (s *scene) listen() *net.TCPListener { return s.srvHost.listen(s.t, s.srvAd
 // of n connections.
 func (s *scene) serve(n int, handle func(*net.TCPConn)) { serveConns(s.listen(), n, handle) }
 
-func (s *scene) dial() *net.TCPConn { return s.dialFrom(netip.AddrPort{}) }
+func (s *scene) dial() *net.TCPConn {
+	c, err := s.dialFrom(netip.AddrPort{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
 
 // dialFrom connects from a given local address, retrying while the port
 // is still held by the previous connection's final ACK exchange.
-func (s *scene) dialFrom(local netip.AddrPort) *net.TCPConn {
+func (s *scene) dialFrom(local netip.AddrPort) (*net.TCPConn, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
 	defer cancel()
 	for {
 		c, err := s.cliHost.dial(ctx, local, s.srvAddr)
 		if err == nil {
-			return c
+			return c, nil
 		}
 		if errors.Is(err, syscall.EADDRINUSE) && ctx.Err() == nil {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		s.t.Fatalf("connect %s -> %s: %v", local, s.srvAddr, err)
+		return nil, fmt.Errorf("connect %s -> %s: %w", local, s.srvAddr, err)
+	}
+}
+
+// exchange is one whole connection from a worker goroutine: connect from
+// local (zero for an ephemeral port), ping, then close, after the server's
+// FIN when serverFirst. Failures are test errors; the scenario's flow count
+// then tells the rest.
+func (s *scene) exchange(local netip.AddrPort, serverFirst bool) {
+	c, err := s.dialFrom(local)
+	if err == nil {
+		err = tryRequest(c)
+		if serverFirst {
+			drain(c)
+		}
+		c.Close()
+	}
+	if err != nil {
+		s.t.Error(err)
 	}
 }
 
@@ -530,17 +558,26 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer busy.Close()
-		stop := make(chan struct{})
+		stop, stopped := make(chan struct{}), make(chan struct{})
 		go func() {
+			defer close(stopped)
+			buf := make([]byte, len(pong))
 			for {
 				select {
 				case <-stop:
 					return
 				case <-time.After(50 * time.Millisecond):
-					request(t, busy)
+					// Errors show in the report (the flow would not be
+					// open); t.Fatal is for the test's own goroutine.
+					busy.Write([]byte(ping))
+					io.ReadFull(busy, buf)
 				}
 			}
+		}()
+		defer func() {
+			close(stop)
+			<-stopped
+			busy.Close()
 		}()
 		rst, err := lab.cli.dial(context.Background(), netip.AddrPort{}, srv)
 		if err != nil {
@@ -550,7 +587,6 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		rst.SetLinger(0)
 		rst.Close()
 		p.wait(t, "with --duration 2s")
-		close(stop)
 		view := p.errors()
 		if n := strings.Count(view, "\n--- "); n < 3 {
 			t.Errorf("%d running views in 2s at --every 300ms, want at least 3:\n%s", n, view)
