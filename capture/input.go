@@ -133,8 +133,14 @@ func openInput(path string) (*input, error) {
 		if err != nil {
 			return nil, err
 		}
-		if st, err := file.Stat(); err == nil && st.Mode().IsRegular() {
-			in.size = st.Size()
+		if st, err := file.Stat(); err == nil {
+			if st.IsDir() {
+				file.Close()
+				return nil, fmt.Errorf("%s: is a directory, not a capture file", path)
+			}
+			if st.Mode().IsRegular() {
+				in.size = st.Size()
+			}
 		}
 		f = file
 	}

@@ -410,6 +410,9 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := OpenFiles([]string{filepath.Join(t.TempDir(), "missing.pcap")}, Options{}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
+	if _, err := OpenFiles([]string{t.TempDir()}, Options{}); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("directory: %v", err)
+	}
 	if _, err := OpenFiles(nil, Options{}); err == nil {
 		t.Error("no files: no error")
 	}
