@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
 )
@@ -224,19 +225,29 @@ func newPcap(snaplen uint32) *pcapFile {
 	return f
 }
 
-// recordHeader appends a record header as is, lies included: the packet
-// number n sets the timestamp (one millisecond apart).
+// recordHeader appends a record header as is, lies included, stamped with
+// packet n's time (packets are one millisecond apart).
 func (f *pcapFile) recordHeader(n int, caplen, wirelen uint32) {
+	f.recordAt(time.Duration(n)*time.Millisecond, caplen, wirelen)
+}
+
+// recordAt appends a record header stamped at corpusEpoch + at.
+func (f *pcapFile) recordAt(at time.Duration, caplen, wirelen uint32) {
 	f.records = append(f.records, int64(len(f.b)))
-	f.b = binary.LittleEndian.AppendUint32(f.b, corpusEpoch)
-	f.b = binary.LittleEndian.AppendUint32(f.b, uint32(n)*1000)
+	f.b = binary.LittleEndian.AppendUint32(f.b, corpusEpoch+uint32(at/time.Second))
+	f.b = binary.LittleEndian.AppendUint32(f.b, uint32(at%time.Second/time.Microsecond))
 	f.b = binary.LittleEndian.AppendUint32(f.b, caplen)
 	f.b = binary.LittleEndian.AppendUint32(f.b, wirelen)
 }
 
 // packet appends a whole, honest record.
 func (f *pcapFile) packet(data []byte) {
-	f.recordHeader(len(f.records), uint32(len(data)), uint32(len(data)))
+	f.packetAt(time.Duration(len(f.records))*time.Millisecond, data)
+}
+
+// packetAt appends a whole, honest record stamped at corpusEpoch + at.
+func (f *pcapFile) packetAt(at time.Duration, data []byte) {
+	f.recordAt(at, uint32(len(data)), uint32(len(data)))
 	f.b = append(f.b, data...)
 }
 

@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -385,7 +384,7 @@ func TestLibpcapRejects(t *testing.T) {
 			path := filepath.Join(dir, name)
 			r := runCommand(t, path)
 			if off := checkDamaged(t, r, path); off >= 0 {
-				t.Logf("libpcap: %s\ntcpaudit: %s", libpcapErr, strings.TrimSpace(r.stderr))
+				t.Logf("libpcap: %s\nours:    %s", libpcapErr, strings.TrimSpace(r.stderr))
 			}
 		})
 	}
@@ -484,8 +483,9 @@ func TestPeerCapturesNoPanic(t *testing.T) {
 // ---- adversarial traffic ---------------------------------------------------
 
 // writeCapture streams segments into a new pcap file at path without
-// holding the capture in memory; next returns false when there are no more.
-func writeCapture(t *testing.T, path string, next func(i int) (seg, bool)) {
+// holding the capture in memory. next returns the i-th segment and its
+// time after corpusEpoch, or false when there are no more.
+func writeCapture(t *testing.T, path string, next func(i int) (seg, time.Duration, bool)) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -495,15 +495,12 @@ func writeCapture(t *testing.T, path string, next func(i int) (seg, bool)) {
 	w.Write(newPcap(262144).b)
 	var rec pcapFile
 	for i := 0; ; i++ {
-		s, ok := next(i)
+		s, at, ok := next(i)
 		if !ok {
 			break
 		}
 		rec.b, rec.records = rec.b[:0], rec.records[:0]
-		rec.packet(frame(s))
-		// packet numbers the timestamp by record count; keep it growing.
-		binary.LittleEndian.PutUint32(rec.b[0:], corpusEpoch+uint32(i/1000))
-		binary.LittleEndian.PutUint32(rec.b[4:], uint32(i%1000)*1000)
+		rec.packetAt(at, frame(s))
 		w.Write(rec.b)
 	}
 	if err := w.Flush(); err != nil {
@@ -512,6 +509,17 @@ func writeCapture(t *testing.T, path string, next func(i int) (seg, bool)) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeSegs writes segs one millisecond apart.
+func writeSegs(t *testing.T, path string, segs []seg) {
+	t.Helper()
+	writeCapture(t, path, func(i int) (seg, time.Duration, bool) {
+		if i >= len(segs) {
+			return seg{}, 0, false
+		}
+		return segs[i], time.Duration(i) * time.Millisecond, true
+	})
 }
 
 // spoofed returns the i-th of up to 2^24 distinct spoofed sources in
@@ -554,8 +562,9 @@ func synFlood(t *testing.T, n int) bool {
 	path, out := filepath.Join(dir, "synflood.pcap"), filepath.Join(dir, "report.json")
 	server := netip.MustParseAddrPort("192.0.2.1:443")
 	rng := rand.New(rand.NewPCG(1, 2))
-	writeCapture(t, path, func(i int) (seg, bool) {
-		return seg{src: spoofed(i), dst: server, seq: rng.Uint32(), flags: capture.SYN}, i < n
+	// One SYN a microsecond: a million sources within a second.
+	writeCapture(t, path, func(i int) (seg, time.Duration, bool) {
+		return seg{src: spoofed(i), dst: server, seq: rng.Uint32(), flags: capture.SYN}, time.Duration(i) * time.Microsecond, i < n
 	})
 	runtime.GC()
 	// The report goes to a file, so that the heap measured is the
@@ -646,12 +655,7 @@ func TestRandomSequenceResets(t *testing.T) {
 	noisy(b, c2, s)
 	segs = append(segs, b[4], seg{c2, s, 1041, 0, capture.RST, 0}) // exactly RCV.NXT: in window
 	path := filepath.Join(t.TempDir(), "random-rst.pcap")
-	writeCapture(t, path, func(i int) (seg, bool) {
-		if i >= len(segs) {
-			return seg{}, false
-		}
-		return segs[i], true
-	})
+	writeSegs(t, path, segs)
 
 	r := runCommand(t, "--format", "json", path)
 	if r.code != exitOK {
@@ -682,6 +686,62 @@ func TestRandomSequenceResets(t *testing.T) {
 		if !blindNote(f.Notes, noise) {
 			t.Errorf("client port %s: no note reports the %d blind/spoofed RSTs: %q", tc.port, noise, f.Notes)
 		}
+	}
+}
+
+// TestCapturedOnBothEnds merges a capture taken on the client with one
+// taken on the server, 5 ms apart: every packet is there twice, once as
+// sent and once as received. That is one clean connection, not a
+// retransmitting one or two of them.
+func TestCapturedOnBothEnds(t *testing.T) {
+	const delay = 5 * time.Millisecond
+	conn := cleanConn(corpusClient, corpusServer)
+	// When each segment is sent: an answer leaves 10 µs after what it
+	// answers arrives; a segment that follows one from the same side, 100 µs
+	// after it.
+	sent := make([]time.Duration, len(conn))
+	for i := 1; i < len(conn); i++ {
+		if conn[i].src == conn[i-1].src {
+			sent[i] = sent[i-1] + 100*time.Microsecond
+		} else {
+			sent[i] = sent[i-1] + delay + 10*time.Microsecond
+		}
+	}
+	dir := t.TempDir()
+	var paths []string
+	for _, host := range []netip.AddrPort{corpusClient, corpusServer} {
+		var idx []int // conn indices in the order this host sees them
+		at := func(i int) time.Duration {
+			if conn[i].src == host {
+				return sent[i]
+			}
+			return sent[i] + delay
+		}
+		for i := range conn {
+			idx = append(idx, i)
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return int(at(a) - at(b)) })
+		path := filepath.Join(dir, host.Addr().String()+".pcap")
+		writeCapture(t, path, func(i int) (seg, time.Duration, bool) {
+			if i >= len(idx) {
+				return seg{}, 0, false
+			}
+			return conn[idx[i]], at(idx[i]), true
+		})
+		paths = append(paths, path)
+	}
+	r := runCommand(t, append([]string{"--format", "json"}, paths...)...)
+	if r.code != exitOK {
+		t.Fatalf("%v\nwant exit 0", r)
+	}
+	rep := parseReport(t, r)
+	if rep.Summary.Capture.TCP != uint64(2*len(conn)) || len(rep.Flows) != 1 {
+		t.Fatalf("%d TCP packets in %d flows, want %d in 1", rep.Summary.Capture.TCP, len(rep.Flows), 2*len(conn))
+	}
+	f := rep.Flows[0]
+	if f.Verdict != "clean" || f.Handshake != "complete" || f.ClientState != "TIME_WAIT" || f.ServerState != "CLOSED" {
+		t.Errorf("%s, handshake %s, states %s/%s; want clean, complete, TIME_WAIT/CLOSED (reason %q)",
+			f.Verdict, f.Handshake, f.ClientState, f.ServerState, f.Reason)
 	}
 }
 
