@@ -691,6 +691,38 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		}
 	})
 
+	t.Run("double Ctrl-C under load", func(t *testing.T) {
+		// An impatient Ctrl-C Ctrl-C in the middle of a burst of
+		// connections still gets the whole report.
+		const port = 7107
+		out := filepath.Join(t.TempDir(), "report.json")
+		srv := netip.AddrPortFrom(lab.srv.v4, port)
+		serveConns(lab.srv.listen(t, srv), -1, pingThenDrain)
+		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", fmt.Sprintf("tcp port %d", port),
+			"--format", "json", "-o", out)
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					if c, err := lab.cli.dial(ctx, netip.AddrPort{}, srv); err == nil {
+						tryRequest(c)
+						c.Close()
+					}
+				}
+			})
+		}
+		time.Sleep(500 * time.Millisecond)
+		p.cmd.Process.Signal(syscall.SIGINT)
+		p.interrupt(t)
+		cancel()
+		wg.Wait()
+		rep := readReport(t, out)
+		if len(rep.Flows) < 10 || rep.Summary.Capture.Packets == 0 {
+			t.Errorf("report after Ctrl-C Ctrl-C under load: %d flows, %d packets; want the burst", len(rep.Flows), rep.Summary.Capture.Packets)
+		}
+	})
+
 	t.Run("SIGTERM", func(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "report.txt")
 		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", "tcp port 7103", "-o", out)
