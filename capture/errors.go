@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode"
 )
 
 // FormatError reports input that is not a valid capture: bad magic, lengths
@@ -31,7 +32,18 @@ func (e *FormatError) Error() string {
 	if e.Compressed {
 		where += " (decompressed)"
 	}
-	return e.File + ": " + where + ": " + e.Err.Error()
+	return printableName(e.File) + ": " + where + ": " + e.Err.Error()
+}
+
+// printableName quotes a file name that holds control characters (a
+// newline, an escape sequence), so the error stays one harmless line.
+func printableName(name string) string {
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(name)
+		}
+	}
+	return name
 }
 
 // Unwrap returns the underlying error.

@@ -136,7 +136,7 @@ func openInput(path string) (*input, error) {
 		if st, err := file.Stat(); err == nil {
 			if st.IsDir() {
 				file.Close()
-				return nil, fmt.Errorf("%s: is a directory, not a capture file", path)
+				return nil, fmt.Errorf("%s: is a directory, not a capture file", printableName(path))
 			}
 			if st.Mode().IsRegular() {
 				in.size = st.Size()
@@ -191,16 +191,17 @@ func (in *input) start() error {
 }
 
 // Name is the name the file was opened with, for errors and warnings.
-func (in *input) Name() string { return in.name }
+// It is quoted when it holds control characters.
+func (in *input) Name() string { return printableName(in.name) }
 
 // lengthWarnings reports records whose lengths a reader tolerated.
 func (in *input) lengthWarnings(what string, overSnaplen, lenUnderCaplen uint64) []string {
 	var w []string
 	if overSnaplen > 0 {
-		w = append(w, fmt.Sprintf("%s: %d %s longer than the snaplen (read in full)", in.name, overSnaplen, what))
+		w = append(w, fmt.Sprintf("%s: %d %s longer than the snaplen (read in full)", in.Name(), overSnaplen, what))
 	}
 	if lenUnderCaplen > 0 {
-		w = append(w, fmt.Sprintf("%s: %d %s with an original length below the captured length (used the captured length)", in.name, lenUnderCaplen, what))
+		w = append(w, fmt.Sprintf("%s: %d %s with an original length below the captured length (used the captured length)", in.Name(), lenUnderCaplen, what))
 	}
 	return w
 }

@@ -106,7 +106,7 @@ func (r *pcapReader) ReadPacket() (packet, error) {
 func (r *pcapReader) Warnings() []string {
 	w := r.lengthWarnings("packet records", r.overSnaplen, r.lenUnderCaplen)
 	if r.badFraction > 0 {
-		w = append(w, fmt.Sprintf("%s: %d packet timestamps with an invalid sub-second field (carried into the seconds)", r.name, r.badFraction))
+		w = append(w, fmt.Sprintf("%s: %d packet timestamps with an invalid sub-second field (carried into the seconds)", r.Name(), r.badFraction))
 	}
 	return w
 }

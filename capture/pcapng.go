@@ -377,10 +377,10 @@ func (r *pcapngReader) packet(start int64, typ uint32, body []byte) (packet, err
 func (r *pcapngReader) Warnings() []string {
 	var w []string
 	if r.skippedSections > 0 {
-		w = append(w, fmt.Sprintf("%s: skipped %d pcapng sections of an unsupported version", r.name, r.skippedSections))
+		w = append(w, fmt.Sprintf("%s: skipped %d pcapng sections of an unsupported version", r.Name(), r.skippedSections))
 	}
 	if !r.sawIDB {
-		w = append(w, fmt.Sprintf("%s: no Interface Description Block: the file holds no packets", r.name))
+		w = append(w, fmt.Sprintf("%s: no Interface Description Block: the file holds no packets", r.Name()))
 	}
 	return append(w, r.lengthWarnings("packet blocks", r.overSnaplen, r.lenUnderCaplen)...)
 }

@@ -410,6 +410,10 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := OpenFiles([]string{filepath.Join(t.TempDir(), "missing.pcap")}, Options{}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
+	evil := writeTemp(t, "x\n\x1b[2Jy.pcap", []byte("not a capture"))
+	if _, err := OpenFiles([]string{evil}, Options{}); err == nil || strings.ContainsAny(err.Error(), "\n\x1b") {
+		t.Errorf("file name with control characters: %q", err)
+	}
 	if _, err := OpenFiles([]string{t.TempDir()}, Options{}); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("directory: %v", err)
 	}
