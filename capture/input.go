@@ -131,6 +131,10 @@ func openInput(path string) (*input, error) {
 	} else {
 		file, err := os.Open(path)
 		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = fmt.Errorf("open %s: %w", printableName(path), pe.Err)
+			}
 			return nil, err
 		}
 		if st, err := file.Stat(); err == nil {
