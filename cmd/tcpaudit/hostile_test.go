@@ -181,12 +181,14 @@ func checkDamaged(t *testing.T, r cmdResult, file string) int64 {
 	return n
 }
 
+// skippedRE finds the count of a "skipped N undecodable ..." warning.
+var skippedRE = regexp.MustCompile(`skipped (\d+) undecodable`)
+
 // skippedInWarnings adds up the "skipped N undecodable ..." warnings.
 func skippedInWarnings(ws []string) uint64 {
 	var n uint64
-	re := regexp.MustCompile(`skipped (\d+) undecodable`)
 	for _, w := range ws {
-		if m := re.FindStringSubmatch(w); m != nil {
+		if m := skippedRE.FindStringSubmatch(w); m != nil {
 			k, _ := strconv.ParseUint(m[1], 10, 64)
 			n += k
 		}
@@ -253,17 +255,6 @@ func TestStdinTruncated(t *testing.T) {
 	checkOutcome(t, r, "-", outcome{damaged: true, errAt: p.records[4], tcp: 4})
 }
 
-// cutCapture is a valid capture to cut, described by where its parts start.
-type cutCapture struct {
-	name string
-	data []byte
-	// starts are the offsets of the file header (or header blocks) and of
-	// every record or block, in order; packets says which of them, from
-	// firstPacket on, are packets.
-	starts      []int64
-	firstPacket int
-}
-
 // TestDamagedAmongGood reads a valid capture together with each malformed
 // one, as a merge of rotated files would: the damage in one input must not
 // cost the report of the others. Exit 2 with one line naming the damaged
@@ -294,6 +285,16 @@ func TestDamagedAmongGood(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cutCapture is a valid capture to cut, described by where its parts start.
+type cutCapture struct {
+	name string
+	data []byte
+	// starts are the offsets of the file header (or header blocks) and of
+	// every record or block, in order; starts[firstPacket:] are the packets.
+	starts      []int64
+	firstPacket int
 }
 
 // validCaptures returns the valid capture behind the corpus as pcap,
