@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tcpaudit/tcpaudit/internal/peers"
 )
@@ -283,7 +284,9 @@ var corpusCaptures = []corpusCapture{
 	// 3 flows: midstream (no SYN, open); SYN, SYN/ACK, SYN/ACK retransmit,
 	// never ACKed; 3WHS + client FIN + server RST.
 	{path: "suricata-verify/enip-keywords_enip_cip_example.pcap", tcp: 362, flows: 3, ends: []corpusFlow{
-		{"192.168.10.120:44818 > 192.168.10.105:3033", 0, "not_seen", "open", "ESTABLISHED", "ESTABLISHED", "", "", "", ""},
+		{"192.168.10.120:44818 > 192.168.10.105:3033", 0, "not_seen", "open", "ESTABLISHED", "ESTABLISHED", "", "", "",
+			"the ending agrees, the roles do not: without a SYN they come from the ports, and 44818, above Linux's " +
+				"ephemeral range start, loses to 3033, though it is EtherNet/IP's port and the server's in the other two flows"},
 		{"10.1.1.167:37997 > 10.1.1.164:44818", 0, "synack_unacked", "synack_unacked", "SYN_SENT", "SYN_RECV", "", "", "", ""},
 		{"10.1.1.167:5262 > 10.1.1.164:44818", 0, "complete", "reset", "CLOSED", "CLOSED", "client", "server", "", ""},
 	}},
@@ -871,4 +874,158 @@ func checkCorpusFlow(t *testing.T, rep *corpusReport, want corpusFlow) {
 	case agrees(f) && want.explain != "":
 		t.Errorf("%s: we agree with Suricata's tcp.state=%s, but the row explains a difference: %q", want.conn, want.suricata, want.explain)
 	}
+}
+
+// tcpdumpOuts pairs the corpus's tcpdump captures with the .out file
+// tcpdump's own test suite expects from `tcpdump -n -r FILE` (-q, and
+// --nano for the nanosecond ones): one line per packet. Captures whose .out
+// was made with -v (multi-line packets) are left out.
+var tcpdumpOuts = []struct{ pcap, out string }{
+	{"tcp-handshake-nano.pcap", "tcp-handshake-nano.out"},
+	{"tcp-handshake-nano.pcap", "tcp-handshake-micro.out"},
+	// tcpdump prints the invalid sub-second fields raw ("10.2147483648
+	// (invalid ns)"); we carry the excess into the seconds, as time.Unix
+	// does, and so does outTime below.
+	{"timestamp_invalid_nano.pcap", "timestamp_invalid_nano.out"},
+	{"tcp_rst_data.pcap", "tcp_rst_data.out"},
+	{"tcp_rst_data-trunc.pcap", "tcp_rst_data-trunc.out"},
+	{"tcp_rst_diag_payload.pcap", "tcp_rst_diag_payload.out"},
+	{"mptcp-tcprst.pcap", "mptcp-tcprst.out"},
+	{"mptcp-fclose.pcap", "mptcp-fclose.out"},
+	{"dns_tcp.pcap", "dns_tcp.out"},
+	{"whois.pcap", "whois.out"},
+	{"ssh.pcap", "ssh.out"},
+	{"pptp.pcap", "pptp.out"},
+	{"tfo-5c1fa7f9ae91.pcap", "tfo.out"},
+	{"tcp_eight_lowest_weight_flags_set.pcap", "tcp_eight_lowest_weight_flags_set.out"},
+	{"of13_ericsson.pcapng", "of13_ericsson.out"},
+	{"resp_3_malicious.pcap", "resp_3.out"},
+	{"ipoib.pcap", "ipoib.out"},
+}
+
+// tcpdumpLineRE matches one TCP packet of a .out file: number, optional
+// date, time, the two endpoints as tcpdump prints them (address.port).
+var tcpdumpLineRE = regexp.MustCompile(`^\s*\d+\s+(?:(\d{4}-\d\d-\d\d) )?(\d\d:\d\d:\d\d)\.(\d+)(?: \(invalid ns\))? IP6? (\S+)\.(\d+) > (\S+)\.(\d+): (?:Flags \[|tcp )`)
+
+// outFlow is what a .out file shows of one 4-tuple.
+type outFlow struct {
+	first, last string // the lines' date (if any) and time, as printed
+	packets     uint64
+}
+
+// TestCorpusTcpdumpOut checks each flow's first and last packet times and
+// its packet count against tcpdump's expected output for the same file:
+// times at the precision tcpdump prints (µs, or ns with --nano), and in
+// the byte order the file declares (pptp.pcap and ipoib.pcap are
+// big-endian).
+func TestCorpusTcpdumpOut(t *testing.T) {
+	dir := filepath.Join(peers.Dir(t), "tcpdump")
+	for _, c := range tcpdumpOuts {
+		t.Run(c.out, func(t *testing.T) {
+			want := readTcpdumpOut(t, filepath.Join(dir, c.out))
+			r := runCommand(t, "--format", "json", filepath.Join(dir, c.pcap))
+			var rep struct {
+				Flows []struct {
+					corpusReportFlow
+					FirstSeen time.Time `json:"first_seen"`
+					LastSeen  time.Time `json:"last_seen"`
+				} `json:"flows"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("%v\nreport is not JSON: %v", r, err)
+			}
+			if len(rep.Flows) != len(want) {
+				t.Errorf("%d flows, %s shows %d 4-tuples", len(rep.Flows), c.out, len(want))
+			}
+			for _, f := range rep.Flows {
+				w, ok := want[tupleKey(f.Client, f.Server)]
+				if !ok {
+					t.Errorf("%s: not in %s", f.conn(), c.out)
+					continue
+				}
+				if got := f.ClientStats.Packets + f.ServerStats.Packets; got != w.packets {
+					t.Errorf("%s: %d packets, %s shows %d", f.conn(), got, c.out, w.packets)
+				}
+				if got := outTime(f.FirstSeen, w.first); got != w.first {
+					t.Errorf("%s: first seen %s, %s shows %s", f.conn(), got, c.out, w.first)
+				}
+				if got := outTime(f.LastSeen, w.last); got != w.last {
+					t.Errorf("%s: last seen %s, %s shows %s", f.conn(), got, c.out, w.last)
+				}
+			}
+		})
+	}
+}
+
+// readTcpdumpOut reads the TCP packets of a .out file by 4-tuple, with
+// each time normalized by outTime's rule: a sub-second field of 6 digits
+// is µs, any other is a count of ns, carried into the seconds when it
+// exceeds one.
+func readTcpdumpOut(t *testing.T, path string) map[[2]string]*outFlow {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading tcpdump's expected output: %v", err)
+	}
+	flows := make(map[[2]string]*outFlow)
+	for _, line := range strings.Split(string(b), "\n") {
+		m := tcpdumpLineRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		date, clock, frac := m[1], m[2], m[3]
+		day := "0001-01-01"
+		if date != "" {
+			day = date
+		}
+		at, err := time.Parse("2006-01-02 15:04:05", day+" "+clock)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", path, line, err)
+		}
+		unit := time.Nanosecond
+		if len(frac) == 6 {
+			unit = time.Microsecond
+		}
+		n, _ := strconv.ParseInt(frac, 10, 64)
+		printed := formatOutTime(at.Add(time.Duration(n)*unit), date != "", len(frac) == 6)
+		k := tupleKey(m[4]+":"+m[5], m[6]+":"+m[7])
+		f := flows[k]
+		if f == nil {
+			f = &outFlow{first: printed}
+			flows[k] = f
+		}
+		f.last = printed
+		f.packets++
+	}
+	if len(flows) == 0 {
+		t.Fatalf("%s: no TCP packet line", path)
+	}
+	return flows
+}
+
+// outTime prints our time the way like (a time from readTcpdumpOut) is
+// printed: with or without the date, at µs or ns.
+func outTime(at time.Time, like string) string {
+	return formatOutTime(at.UTC(), strings.Contains(like, "-"), len(like)-strings.LastIndexByte(like, '.')-1 == 6)
+}
+
+func formatOutTime(at time.Time, date, micro bool) string {
+	layout := "15:04:05.000000000"
+	if micro {
+		layout = "15:04:05.000000"
+	}
+	if date {
+		layout = "2006-01-02 " + layout
+	}
+	return at.Format(layout)
+}
+
+// tupleKey is a 4-tuple in either direction; endpoints are "addr:port",
+// bracketed IPv6 or not.
+func tupleKey(a, b string) [2]string {
+	a, b = strings.NewReplacer("[", "", "]", "").Replace(a), strings.NewReplacer("[", "", "]", "").Replace(b)
+	if b < a {
+		a, b = b, a
+	}
+	return [2]string{a, b}
 }
