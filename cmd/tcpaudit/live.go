@@ -97,6 +97,24 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 
+	// Signals only set a flag: the capture loop notices it within one poll
+	// interval, stops reading, and the report is written as after any other
+	// stop. A second signal is deliberately not fatal, so an impatient
+	// double Ctrl-C still gets the report. They are caught from before the
+	// capture starts, so that no Ctrl-C can kill a capture unreported.
+	var stopping atomic.Bool
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer func() {
+		signal.Stop(sigs)
+		close(sigs) // no delivery after Stop: ends the goroutine below
+	}()
+	go func() {
+		for range sigs {
+			stopping.Store(true)
+		}
+	}()
+
 	live, err := capture.Listen(o.iface, capture.LiveOptions{
 		Snaplen: o.snaplen,
 		Promisc: o.promisc,
@@ -115,20 +133,6 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	src := live.Source()
-
-	// Signals only set a flag: the capture loop notices it within one poll
-	// interval, stops reading, and the report is written as after any other
-	// stop. A second signal is deliberately not fatal, so an impatient
-	// double Ctrl-C still gets the report.
-	var stopping atomic.Bool
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		for range sigs {
-			stopping.Store(true)
-		}
-	}()
 
 	start := time.Now()
 	var deadline time.Time
