@@ -157,3 +157,34 @@ func TestBackwardsTimestamps(t *testing.T) {
 		t.Errorf("warnings %q", w)
 	}
 }
+
+// TestProgressConcurrent: a progress display may poll Progress from another
+// goroutine while Next runs (go test -race checks the claim).
+func TestProgressConcurrent(t *testing.T) {
+	path := writeTemp(t, "p.pcap", steadyPcap(t, 20000, base))
+	src, err := OpenFiles([]string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	done := make(chan struct{})
+	var last int64
+	go func() {
+		defer close(done)
+		for {
+			d, total := src.Progress()
+			if d < last || total == 0 {
+				t.Errorf("progress went from %d to %d of %d", last, d, total)
+				return
+			}
+			last = d
+			if d == total {
+				return
+			}
+		}
+	}()
+	if _, err := readAll(t, src); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+}
