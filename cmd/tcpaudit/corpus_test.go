@@ -527,9 +527,7 @@ func TestCorpusSuricataCounts(t *testing.T) {
 		t.Run(c.path+"/"+c.conn, func(t *testing.T) {
 			r := runCommand(t, "--format", "json", filepath.Join(dir, c.path))
 			var rep corpusReport
-			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-				t.Fatalf("%v\nreport is not JSON: %v", r, err)
-			}
+			decodeCorpusReport(t, r, &rep)
 			i := slices.IndexFunc(rep.Flows, func(f corpusReportFlow) bool { return f.conn() == c.conn })
 			if i < 0 {
 				t.Fatalf("no flow %s", c.conn)
@@ -775,11 +773,17 @@ func runCorpus(t *testing.T, c corpusCapture, paths []string) *corpusReport {
 			continue // a text report is only checked for not failing; a file refused at its header has no report
 		}
 		rep = new(corpusReport)
-		if err := json.Unmarshal([]byte(r.stdout), rep); err != nil {
-			t.Fatalf("%v\nreport is not JSON: %v\n%.2000s", r, err, r.stdout)
-		}
+		decodeCorpusReport(t, r, rep)
 	}
 	return rep
+}
+
+// decodeCorpusReport reads a run's --format json output into v.
+func decodeCorpusReport(t *testing.T, r cmdResult, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
+		t.Fatalf("%v\nreport is not JSON: %v\n%.2000s", r, err, r.stdout)
+	}
 }
 
 // checkCorpusPackets compares the packets we read with capinfos' count.
@@ -931,9 +935,7 @@ func TestCorpusTcpdumpOut(t *testing.T) {
 					LastSeen  time.Time `json:"last_seen"`
 				} `json:"flows"`
 			}
-			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-				t.Fatalf("%v\nreport is not JSON: %v", r, err)
-			}
+			decodeCorpusReport(t, r, &rep)
 			if len(rep.Flows) != len(want) {
 				t.Errorf("%d flows, %s shows %d 4-tuples", len(rep.Flows), c.out, len(want))
 			}
