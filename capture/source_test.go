@@ -167,24 +167,31 @@ func TestProgressConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	done := make(chan struct{})
-	var last int64
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		var last int64
 		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			d, total := src.Progress()
-			if d < last || total == 0 {
+			if d < last || total == 0 || d > total {
 				t.Errorf("progress went from %d to %d of %d", last, d, total)
 				return
 			}
 			last = d
-			if d == total {
-				return
-			}
 		}
 	}()
-	if _, err := readAll(t, src); err != nil {
+	_, err = readAll(t, src)
+	close(stop)
+	<-done
+	if err != nil {
 		t.Fatal(err)
 	}
-	<-done
+	if d, total := src.Progress(); d != total {
+		t.Errorf("at the end: %d of %d", d, total)
+	}
 }
