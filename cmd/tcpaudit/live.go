@@ -71,19 +71,9 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 	if o.cfg.IdleTimeout == 0 {
 		o.cfg.IdleTimeout = liveIdleTimeout
 	}
-	// Options that finish would reject are checked now: a typo found after
-	// hours of capture must not cost the report.
-	if o.at != "" {
-		if _, err := parseAt(o.at, time.Now()); err != nil {
-			complain(stderr, "--at: %v", err)
-			return exitBadInput
-		}
-	}
-	if o.failOn != "" {
-		if _, err := report.ParseGate(o.failOn); err != nil {
-			complain(stderr, "--fail-on: %v", err)
-			return exitBadInput
-		}
+	if err := checkReportOptions(o); err != nil {
+		complain(stderr, "%v", err)
+		return exitBadInput
 	}
 	cleanup, err := spoolLiveForEvidence(o)
 	if err != nil {
@@ -96,24 +86,8 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 		complain(stderr, "%v", err)
 		return exitBadInput
 	}
-
-	// Signals only set a flag: the capture loop notices it within one poll
-	// interval, stops reading, and the report is written as after any other
-	// stop. A second signal is deliberately not fatal, so an impatient
-	// double Ctrl-C still gets the report. They are caught from before the
-	// capture starts, so that no Ctrl-C can kill a capture unreported.
-	var stopping atomic.Bool
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer func() {
-		signal.Stop(sigs)
-		close(sigs) // no delivery after Stop: ends the goroutine below
-	}()
-	go func() {
-		for range sigs {
-			stopping.Store(true)
-		}
-	}()
+	stopping, release := catchStopSignals()
+	defer release()
 
 	live, err := capture.Listen(o.iface, capture.LiveOptions{
 		Snaplen: o.snaplen,
@@ -315,6 +289,43 @@ func (v *liveView) tick(now time.Time) {
 	v.since = now
 	for !v.next.After(now) {
 		v.next = v.next.Add(v.every)
+	}
+}
+
+// checkReportOptions checks, before the capture starts, the options that
+// finish would reject: a typo found after hours of capture must not cost
+// the report.
+func checkReportOptions(o *options) error {
+	if o.at != "" {
+		if _, err := parseAt(o.at, time.Now()); err != nil {
+			return fmt.Errorf("--at: %w", err)
+		}
+	}
+	if o.failOn != "" {
+		if _, err := report.ParseGate(o.failOn); err != nil {
+			return fmt.Errorf("--fail-on: %w", err)
+		}
+	}
+	return nil
+}
+
+// catchStopSignals turns SIGINT and SIGTERM into a flag the capture loop
+// reads between packets: the loop notices it within one poll interval,
+// stops reading, and the report is written as after any other stop. A
+// second signal is deliberately not fatal, so an impatient double Ctrl-C
+// still gets the report. release restores the default handling.
+func catchStopSignals() (stopping *atomic.Bool, release func()) {
+	stopping = new(atomic.Bool)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for range sigs {
+			stopping.Store(true)
+		}
+	}()
+	return stopping, func() {
+		signal.Stop(sigs)
+		close(sigs) // no delivery after Stop: ends the goroutine
 	}
 }
 
