@@ -104,7 +104,7 @@ func TestPeerCorpus(t *testing.T) {
 		"bug-6887-defrag-ipv6-tcp_frag-ip-tcp.pcap":                           {tcp: 1, reassembled: 1, link: LinkIPv6.String()},
 		"ipoib.pcap":                   {link: LinkIPoIB.String()},
 		"teredo.pcap":                  {tcp: 55, tunneled: 22},
-		"gtp2-different-udp-port.pcap": {tcp: 36, tunneled: 36},
+		"gtp2-different-udp-port.pcap": {tcp: 78, tunneled: 78, reassembled: 42},
 		"pppoe-over-qinq.pcap":         {link: LinkEthernet.String()},
 		"mixed-vlan-mpls.pcap":         {tcp: 47},
 	}

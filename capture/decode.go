@@ -15,8 +15,9 @@ const (
 	KindTCP
 	// KindNotTCP: well-formed, but not TCP (ARP, UDP, ICMP, LLDP, ...).
 	KindNotTCP
-	// KindFragment: an IP fragment of a TCP datagram, held for reassembly;
-	// the segment arrives with the fragment that completes the datagram.
+	// KindFragment: an IP fragment of a datagram that may carry TCP (TCP
+	// itself, or a tunnel), held for reassembly; the segment arrives with
+	// the fragment that completes the datagram.
 	KindFragment
 	// KindMalformed: a header is inconsistent or cut short; Problem says which.
 	KindMalformed
@@ -120,7 +121,7 @@ const (
 // the peer corpus.
 //
 // The zero Decoder is ready to use. It keeps IPv4/IPv6 fragments of TCP
-// datagrams in a small bounded table until they complete; apart from that
+// and tunnel datagrams in a small bounded table until they complete; apart from that
 // table (allocated once, on the first fragment), Decode does not allocate.
 // A Decoder is not safe for concurrent use.
 type Decoder struct {
@@ -365,10 +366,10 @@ func (d *Decoder) ipv4(b []byte, wire int, ts int64, seg *Segment, depth int) Ki
 	plen := total - ihl
 	fo := be16(b[6:])
 	if offset, more := int(fo&0x1fff)*8, fo&0x2000 != 0; offset != 0 || more {
-		if proto != protoTCP {
+		if !d.mayCarryTCP(proto, depth) {
 			return KindNotTCP
 		}
-		return d.fragment(fragKey{src: src, dst: dst, id: uint32(be16(b[4:])), proto: proto}, ts, offset, more, payload, plen, seg)
+		return d.fragment(fragKey{src: src, dst: dst, id: uint32(be16(b[4:])), proto: proto}, ts, offset, more, payload, plen, seg, depth)
 	}
 	return d.transport(proto, src, dst, payload, plen, ts, seg, depth)
 }
@@ -413,10 +414,10 @@ func (d *Decoder) ipv6(b []byte, wire int, ts int64, seg *Segment, depth int) Ki
 				next = inner
 				continue
 			}
-			if inner != protoTCP {
+			if !d.mayCarryTCP(inner, depth) {
 				return KindNotTCP
 			}
-			return d.fragment(fragKey{src: src, dst: dst, id: id, proto: inner}, ts, offset, more, p, plen, seg)
+			return d.fragment(fragKey{src: src, dst: dst, id: id, proto: inner}, ts, offset, more, p, plen, seg, depth)
 		case 59: // no next header
 			return KindNotTCP
 		default:
@@ -428,6 +429,19 @@ func (d *Decoder) ipv6(b []byte, wire int, ts int64, seg *Segment, depth int) Ki
 		next, p, plen = p[0], p[hlen:], plen-hlen
 	}
 	return d.bad(ProblemIPv6ExtHeaders)
+}
+
+// mayCarryTCP reports whether a datagram of this IP protocol can hold a
+// TCP segment we decode: TCP itself, or a tunnel we would enter. Only
+// those are worth reassembling when fragmented.
+func (d *Decoder) mayCarryTCP(proto uint8, depth int) bool {
+	switch proto {
+	case protoTCP:
+		return true
+	case protoIPIP, protoIPv6, protoGRE, protoUDP:
+		return !d.NoTunnels && depth < maxTunnelDepth
+	}
+	return false
 }
 
 // transport dispatches on the IP protocol. b is the captured part of the

@@ -421,11 +421,41 @@ func TestDecodeFragments(t *testing.T) {
 	if k := d.Decode(LinkRaw, 0, big, len(big), &seg); k != KindMalformed || d.Problem() != ProblemFragmentTooLong {
 		t.Errorf("oversized fragment: Decode = %s (%s)", k, d.Problem())
 	}
-	// Fragments of UDP are not TCP.
+	// Fragments of ICMP are not TCP; fragments of UDP may hold a tunnel,
+	// unless tunnels are off.
+	icmp := append([]byte(nil), frags[0]...)
+	icmp[9] = 1
+	if k := d.Decode(LinkRaw, 0, icmp, len(icmp), &seg); k != KindNotTCP {
+		t.Errorf("ICMP fragment: Decode = %s, want not-tcp", k)
+	}
 	udp := append([]byte(nil), frags[0]...)
 	udp[9] = 17
-	if k := d.Decode(LinkRaw, 0, udp, len(udp), &seg); k != KindNotTCP {
-		t.Errorf("UDP fragment: Decode = %s, want not-tcp", k)
+	if k := d.Decode(LinkRaw, 0, udp, len(udp), &seg); k != KindFragment {
+		t.Errorf("UDP fragment: Decode = %s, want fragment", k)
+	}
+	off := Decoder{NoTunnels: true}
+	if k := off.Decode(LinkRaw, 0, udp, len(udp), &seg); k != KindNotTCP {
+		t.Errorf("UDP fragment, tunnels off: Decode = %s, want not-tcp", k)
+	}
+}
+
+// TestDecodeFragmentedTunnel: a GTP-U datagram fragmented on the outside
+// (as mobile networks do) is reassembled and its inner TCP decoded.
+func TestDecodeFragmentedTunnel(t *testing.T) {
+	outer := serialize(t, &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Id: 5, Protocol: layers.IPProtocolUDP, SrcIP: []byte{10, 9, 9, 1}, DstIP: []byte{10, 9, 9, 2}},
+		&layers.UDP{SrcPort: 2152, DstPort: 2152}, &layers.GTPv1U{Version: 1, ProtocolType: 1, MessageType: 0xff, TEID: 7},
+		ip4(layers.IPProtocolTCP), tcpLayer(), gopacket.Payload(make([]byte, 1000)))
+	frags := fragments4(t, outer, 256)
+	var d Decoder
+	var seg Segment
+	for i, f := range frags {
+		k := d.Decode(LinkRaw, 0, f, len(f), &seg)
+		if last := i == len(frags)-1; last != (k == KindTCP) {
+			t.Fatalf("fragment %d of %d: %s (%s)", i+1, len(frags), k, d.Problem())
+		}
+	}
+	if !d.Tunneled() || !d.Reassembled() || seg.PayloadLen != 1000 || seg.Src.Addr() != cliAddr4 || seg.MSS != 1400 {
+		t.Errorf("segment %+v (tunneled %v, reassembled %v)", seg, d.Tunneled(), d.Reassembled())
 	}
 }
 

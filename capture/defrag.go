@@ -5,13 +5,16 @@ import "net/netip"
 // Fragment reassembly bounds. A datagram's fragments are kept at most
 // fragTimeout (Linux's ipfrag_time is 30 s) in a table of fragSlots
 // entries; when the table is full the oldest entry is dropped. Memory is
-// fixed at about fragSlots * 1.2 KiB whatever the input.
+// fixed at about fragSlots * 1.3 KiB whatever the input.
 const (
 	fragSlots   = 64
 	fragTimeout = 30e9 // ns
 	// fragHeadLen is how much of the datagram's payload we keep: enough
-	// for a TCP header with all its options.
-	fragHeadLen = 60
+	// for a TCP header with all its options, or for the tunnel headers,
+	// inner IP header and TCP header of a fragmented tunnel packet (GTP-U
+	// and VXLAN datagrams are often fragmented on the outside). The rest
+	// only counts by its length.
+	fragHeadLen = 256
 	maxDatagram = 65535
 )
 
@@ -34,7 +37,7 @@ type fragEntry struct {
 	total int   // payload length, or -1 until the last fragment arrives
 	have  [maxDatagram/8/64 + 1]uint64
 	head  [fragHeadLen]byte
-	headN uint64 // bit i set: head[i] was captured
+	headN [fragHeadLen / 64]uint64 // bit i set: head[i] was captured
 }
 
 type defragmenter struct {
@@ -83,10 +86,11 @@ func (f *defragmenter) lookup(k fragKey, ts int64) *fragEntry {
 	return free
 }
 
-// fragment records one fragment of a TCP datagram: offset is its position
-// in the payload, data its captured bytes, plen its declared length. When
-// the datagram is complete the TCP header is decoded into seg.
-func (d *Decoder) fragment(k fragKey, ts int64, offset int, more bool, data []byte, plen int, seg *Segment) Kind {
+// fragment records one fragment of a TCP or tunnel datagram: offset is its
+// position in the payload, data its captured bytes, plen its declared
+// length. When the datagram is complete its head is decoded as the
+// transport payload, into seg.
+func (d *Decoder) fragment(k fragKey, ts int64, offset int, more bool, data []byte, plen int, seg *Segment, depth int) Kind {
 	if offset+plen > maxDatagram {
 		return d.bad(ProblemFragmentTooLong)
 	}
@@ -99,7 +103,7 @@ func (d *Decoder) fragment(k fragKey, ts int64, offset int, more bool, data []by
 	}
 	for i := offset; i < min(offset+len(data), fragHeadLen); i++ {
 		e.head[i] = data[i-offset]
-		e.headN |= 1 << i
+		e.headN[i/64] |= 1 << (i % 64)
 	}
 	if !more {
 		e.total = offset + plen
@@ -115,10 +119,10 @@ func (d *Decoder) fragment(k fragKey, ts int64, offset int, more bool, data []by
 	e.used = false
 	// The header is usable as far as it was captured without a gap.
 	n := 0
-	for n < min(e.total, fragHeadLen) && e.headN&(1<<n) != 0 {
+	for n < min(e.total, fragHeadLen) && e.headN[n/64]&(1<<(n%64)) != 0 {
 		n++
 	}
-	k2 := d.tcp(k.src, k.dst, e.head[:n], e.total, seg)
+	k2 := d.transport(k.proto, k.src, k.dst, e.head[:n], e.total, ts, seg, depth)
 	if k2 == KindTCP {
 		d.reassembled = true
 	}

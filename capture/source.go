@@ -419,7 +419,7 @@ func (s *Source) Warnings() []string {
 		w = append(w, fmt.Sprintf("skipped %d packets of unsupported link types %v", s.stats.UnsupportedLink, names))
 	}
 	if pending, dropped := s.dec.PendingFragments(); pending+dropped > 0 {
-		w = append(w, "dropped "+strconv.Itoa(pending+dropped)+" fragmented TCP datagrams that never completed")
+		w = append(w, "dropped "+strconv.Itoa(pending+dropped)+" fragmented datagrams that never completed")
 	}
 	return w
 }
