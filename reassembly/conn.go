@@ -185,9 +185,6 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 	}
 	// Silence bookkeeping for half_open: a repeat only counts when it asks
 	// for something the peer has not acknowledged yet.
-	if s.runPackets == 0 {
-		s.runStart = t
-	}
 	s.runPackets++
 	if kind.repeat() && (kind != kindRetransmit || !r.ackValid ||
 		r.ack.LessThan(Seq(seg.Seq).Add(Size(seg.SeqLen())))) {

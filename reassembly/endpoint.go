@@ -91,9 +91,8 @@ type endTrack struct {
 	nholes uint8
 
 	// runPackets and runRepeats count what this end sent since its peer last
-	// sent anything; runStart is when that run began.
+	// sent anything.
 	runPackets, runRepeats uint32
-	runStart               int64
 
 	lastSig signature
 }
