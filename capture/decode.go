@@ -114,19 +114,19 @@ const (
 // Decoder turns raw frames into Segments. It decodes the headers tcpaudit
 // needs by hand, bounds-checking every access, rather than through
 // gopacket's DecodingLayerParser: that keeps it allocation-free on every
-// path (including VLAN/MPLS/PPPoE/tunnels, which would each need their own
-// preallocated layer), and 3.5 times faster (32 against 111 ns for an
-// Ethernet/IPv4/TCP SYN, BenchmarkDecode against BenchmarkDecodeGopacket,
-// and gopacket's figure does not yet include filling a Segment). Tests cross-check it against gopacket on every capture in
-// the peer corpus.
+// path (VLAN, MPLS, PPPoE and tunnels would each need their own
+// preallocated layer), and 3.5 times faster: 32 against 111 ns for an
+// Ethernet/IPv4/TCP SYN (BenchmarkDecode against BenchmarkDecodeGopacket,
+// whose figure does not even include filling a Segment). Tests cross-check
+// it against gopacket, tshark and Zeek on every capture of the peer corpus.
 //
 // The zero Decoder is ready to use. It keeps IPv4/IPv6 fragments of TCP
-// and tunnel datagrams in a small bounded table until they complete; apart from that
-// table (allocated once, on the first fragment), Decode does not allocate.
-// A Decoder is not safe for concurrent use.
+// and tunnel datagrams in a small bounded table until they complete; apart
+// from that table (allocated once, on the first fragment), Decode does not
+// allocate. A Decoder is not safe for concurrent use.
 type Decoder struct {
-	// NoTunnels turns off decapsulation of IP-in-IP, GRE, VXLAN, Geneve, Teredo and GTP-U:
-	// the outer packet is then reported as not TCP.
+	// NoTunnels turns off decapsulation of IP-in-IP, GRE, VXLAN, Geneve,
+	// Teredo and GTP-U: the outer packet is then reported as not TCP.
 	NoTunnels bool
 	// VerifyChecksums computes the TCP checksum of every fully captured
 	// segment into Segment.Checksum. It costs a pass over the payload.

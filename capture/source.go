@@ -25,7 +25,8 @@ type Options struct {
 	// VLAN- or MPLS-tagged TCP needs "vlan and tcp" or "mpls and tcp". A
 	// link type libpcap cannot filter makes Next return an error.
 	Filter string
-	// NoTunnels turns off decapsulation of IP-in-IP, GRE, VXLAN, Geneve, Teredo and GTP-U.
+	// NoTunnels turns off decapsulation of IP-in-IP, GRE, VXLAN, Geneve,
+	// Teredo and GTP-U.
 	NoTunnels bool
 	// VerifyChecksums sets Segment.Checksum for every fully captured
 	// segment, as Zeek does without -C.
