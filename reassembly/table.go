@@ -47,6 +47,7 @@ type Table struct {
 	active connList
 	done   connList
 	nextID uint64
+	recent *conn // the flow of the previous segment, while tracked
 	now    int64
 	seen   bool
 	stats  TableStats
@@ -82,7 +83,10 @@ func (t *Table) Add(seg *capture.Segment) {
 	t.expire()
 
 	k := keyOf(seg.Src, seg.Dst)
-	c := t.flows[k]
+	c := t.recent
+	if c == nil || c.key != k {
+		c = t.flows[k] // packets come in bursts per flow: skip the map when we can
+	}
 	if c != nil && c.startsNew(seg) {
 		c.endTimeWait(ts)
 		t.finish(c, ts, "a new connection (SYN) on the same 4-tuple replaced it")
@@ -101,6 +105,7 @@ func (t *Table) Add(seg *capture.Segment) {
 	}
 	c.add(seg, from, ts)
 	t.touch(c)
+	t.recent = c
 }
 
 // Close finishes the capture at endNanos: every remaining flow is
@@ -205,6 +210,9 @@ func (t *Table) touch(c *conn) {
 
 func (t *Table) finish(c *conn, at int64, why string) {
 	delete(t.flows, c.key)
+	if t.recent == c {
+		t.recent = nil
+	}
 	c.list.remove(c)
 	c.finishedBy = why
 	c.finalize(at, &t.cfg)
