@@ -78,7 +78,7 @@ type wireBlind struct {
 
 var netnsScenarios = []netnsScenario{
 	{name: "clean_client_closes", port: 7001, play: playClientCloses},
-	{name: "clean_server_closes", port: 7002, v6: true, play: func(s *scene) {
+	{name: "clean_server_closes", port: 7002, v6: true, args: []string{"--promisc"}, play: func(s *scene) {
 		s.serve(1, func(c *net.TCPConn) { answer(c); c.Close() })
 		s.capture()
 		c := s.dial()
