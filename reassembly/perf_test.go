@@ -36,12 +36,7 @@ func endless(concurrency int) *segsynth.Stream { return stream(1<<40, concurrenc
 func BenchmarkTableConnection(b *testing.B) {
 	s := segsynth.New(segsynth.Config{Conns: 1 << 40, Concurrency: 1, GapNanos: 10_000, Seed: 1, DataSegments: 6})
 	t := reassembly.NewTable(reassembly.DefaultConfig(), func(f *reassembly.Flow) { sinkFlow = f })
-	var seg capture.Segment
-	b.ReportAllocs()
-	for b.Loop() {
-		s.Next(&seg)
-		t.Add(&seg)
-	}
+	benchAdd(b, s, t)
 	b.ReportMetric(float64(b.N)/float64(s.Started()), "segments/flow")
 }
 
@@ -54,12 +49,7 @@ func BenchmarkTableNewFlows(b *testing.B) {
 	cfg := reassembly.DefaultConfig()
 	cfg.TimeWait = time.Second // finished flows leave the table after 1 s of capture time
 	t := reassembly.NewTable(cfg, func(f *reassembly.Flow) { sinkFlow = f })
-	var seg capture.Segment
-	b.ReportAllocs()
-	for b.Loop() {
-		s.Next(&seg)
-		t.Add(&seg)
-	}
+	benchAdd(b, s, t)
 	b.ReportMetric(float64(s.Started())/b.Elapsed().Seconds(), "flows/s")
 }
 
@@ -68,12 +58,7 @@ func BenchmarkTableNewFlows(b *testing.B) {
 func BenchmarkTableMixed(b *testing.B) {
 	s := endless(50_000)
 	t := reassembly.NewTable(reassembly.DefaultConfig(), func(f *reassembly.Flow) { sinkFlow = f })
-	var seg capture.Segment
-	b.ReportAllocs()
-	for b.Loop() {
-		s.Next(&seg)
-		t.Add(&seg)
-	}
+	benchAdd(b, s, t)
 }
 
 // BenchmarkShardedMixed is BenchmarkTableMixed through Sharded, with one
@@ -81,13 +66,18 @@ func BenchmarkTableMixed(b *testing.B) {
 func BenchmarkShardedMixed(b *testing.B) {
 	s := endless(50_000)
 	t := reassembly.NewSharded(reassembly.DefaultConfig(), 0, func(f *reassembly.Flow) { sinkFlow = f })
+	benchAdd(b, s, t)
+	t.Close(0)
+}
+
+// benchAdd feeds the table one segment of s per iteration.
+func benchAdd(b *testing.B, s *segsynth.Stream, t interface{ Add(*capture.Segment) }) {
 	var seg capture.Segment
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Next(&seg)
 		t.Add(&seg)
 	}
-	t.Close(seg.Time)
 }
 
 // frames encodes the next n segments of s as Ethernet frames.
