@@ -28,13 +28,14 @@ vet: deps
 	$(GO) vet ./...
 
 # What the tests need beyond the build: Debian's chromium for the HTML report's
-# browser test, and iproute2 + nftables for the network-namespace suite (which
-# runs only as root and skips otherwise).
+# browser test, and iproute2 + nftables + setcap for the network-namespace
+# suite (which runs only as root and skips otherwise).
 test-deps: deps
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	command -v nft >/dev/null || missing="$$missing nftables"; \
+	command -v setcap >/dev/null || missing="$$missing libcap2-bin"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing test dependencies:$$missing"; \
 		$(SUDO) apt-get update -qq && \
