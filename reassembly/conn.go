@@ -15,10 +15,13 @@ import (
 // happen at the wire time of the packet. The approximation is off by at most
 // one one-way delay, the capture point's distance to each host.
 type conn struct {
-	key  flowKey
-	f    *Flow
-	ends [2]endTrack
-	zeek zeekTracker
+	key flowKey
+	f   *Flow
+	// census is told of every state change (census.go); nil in tests of
+	// the state machine alone.
+	census *census
+	ends   [2]endTrack
+	zeek   zeekTracker
 
 	first, last int64
 
@@ -96,6 +99,9 @@ func (c *conn) setState(side Side, st State, t int64) {
 	e := &c.ends[side]
 	if e.state == st {
 		return
+	}
+	if c.census != nil {
+		c.census.change(c, side, e.state, st, t)
 	}
 	e.state = st
 	if st == TimeWait {

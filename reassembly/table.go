@@ -51,6 +51,7 @@ type Table struct {
 	now    int64
 	seen   bool
 	stats  TableStats
+	census *census
 }
 
 // NewTable returns an empty flow table. emit is called exactly once per
@@ -60,13 +61,14 @@ type Table struct {
 // cfg.MaxFlows, or a new SYN replaced it on the same 4-tuple), and by Close
 // for every remaining flow. Emitted flows are final and owned by the receiver.
 func NewTable(cfg Config, emit func(*Flow)) *Table {
-	return &Table{cfg: cfg, emit: emit, flows: make(map[flowKey]*conn)}
+	return &Table{cfg: cfg, emit: emit, flows: make(map[flowKey]*conn), census: newCensus(&cfg)}
 }
 
 // Add feeds one segment, in capture order. It does not allocate for a
 // segment of an existing flow unless an endpoint changes state.
 func (t *Table) Add(seg *capture.Segment) {
 	t.stats.Packets++
+	t.census.packet(seg.Index, seg.Time)
 	ts := seg.Time
 	if !t.seen {
 		t.now, t.seen = ts, true
@@ -123,6 +125,7 @@ func (t *Table) Close(endNanos int64) {
 	for _, c := range rest {
 		t.finish(c, max(endNanos, c.last), "")
 	}
+	t.census.close(endNanos)
 }
 
 // Stats returns the table's counters.
@@ -181,7 +184,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 	f := &Flow{ID: t.nextID, RolesInferred: reason != "", RoleReason: reason,
 		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, Timeline: make([]Transition, 0, 4)}
 	f.Ends[Client].Addr, f.Ends[Server].Addr = client, server
-	c := &conn{key: k, f: f, first: ts, last: ts}
+	c := &conn{key: k, f: f, first: ts, last: ts, census: t.census}
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
 	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
 		// The connection was established before the capture began.
@@ -217,6 +220,7 @@ func (t *Table) finish(c *conn, at int64, why string) {
 	c.finishedBy = why
 	c.finalize(at, &t.cfg)
 	t.stats.Emitted++
+	t.census.flowDone(c.f)
 	t.emit(c.f)
 }
 

@@ -1,0 +1,618 @@
+package reassembly
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// The census is netstat run on every host at every instant of the capture,
+// kept online: the state machine tells it each time an endpoint changes
+// state (conn.setState), in capture order, and it keeps only running
+// totals. Its memory is O(hosts + client/server pairs with a TIME_WAIT +
+// TIME_WAITs open at once), never O(flows), so a report can say what the
+// hosts looked like without holding every flow until the end (issue 5).
+//
+// It gives exactly what the flow-based analyses of package report compute
+// from Flow.Timeline, with one difference: an end still in TIME_WAIT when
+// its flow is emitted early (evicted by MaxFlows, or idle for IdleTimeout)
+// leaves TIME_WAIT here when the timer says so, while its Timeline stops
+// in TIME_WAIT.
+//
+// TIME_WAIT ends by a timer, not by a packet: entry + Config.TimeWait. As
+// that duration is one constant, expiries fall due in the order the ends
+// entered TIME_WAIT, so a FIFO holds them, and those due are applied
+// before each later change and at Close.
+
+// MaxCensusHosts bounds the hosts the census counts one by one. Past it
+// (a SYN flood from a million spoofed sources), further hosts are counted
+// together in Census.Others, so that memory stays bounded whatever the
+// traffic.
+const MaxCensusHosts = 1 << 16
+
+// Bounds of the states-over-time series.
+const (
+	// SeriesBuckets is the number of time buckets of Census.Series. When
+	// the capture outgrows them, adjacent buckets merge and the step
+	// doubles, so the series always spans the whole capture.
+	SeriesBuckets = 256
+	// SeriesHosts is the number of hosts with a series: the busiest ones,
+	// by number of state changes.
+	SeriesHosts = 16
+	// seriesStep0 is the first bucket width.
+	seriesStep0 = int64(time.Millisecond)
+)
+
+// StateCounts counts sockets per state, indexed by State. CLOSED and
+// UNKNOWN are never counted: netstat would not print them.
+type StateCounts [LastAck + 1]int32
+
+// Get returns the count of state s; 0 for CLOSED, UNKNOWN or no state.
+func (c *StateCounts) Get(s State) int {
+	if int(s) < len(c) {
+		return int(c[s])
+	}
+	return 0
+}
+
+// Total is the number of sockets counted.
+func (c *StateCounts) Total() int {
+	n := 0
+	for _, v := range c {
+		n += int(v)
+	}
+	return n
+}
+
+// counted reports whether netstat would print a socket in state s.
+func counted(s State) bool { return s != Unknown && s != Closed && int(s) < len(StateCounts{}) }
+
+// PeakAt is the highest count something reached and the first instant it
+// did; At is zero when Count is 0.
+type PeakAt struct {
+	Count int
+	At    time.Time
+}
+
+// HostCensus is one host of the census.
+type HostCensus struct {
+	Host netip.Addr
+	// Sockets counts the host's sockets per state at Census.At.
+	Sockets StateCounts
+	// TimeWait and SynRecv are the most sockets the host held at once in
+	// those states: a TIME_WAIT pile-up means it closes first, a SYN_RECV
+	// pile-up a SYN flood or an overflowing accept backlog.
+	TimeWait, SynRecv PeakAt
+	// Flows counts the flows the host took part in (as client or server,
+	// once when it was both), Verdicts the same flows per verdict.
+	Flows    int
+	Verdicts [len(verdictNames)]int32
+}
+
+// PairTimeWait is the TIME_WAIT load of one client host towards one server
+// ip:port: Peak connections at once with either end in TIME_WAIT, first
+// reached At, of which ClientHeld had the client's end in TIME_WAIT and
+// ServerHeld the server's at that moment.
+type PairTimeWait struct {
+	Client                 netip.Addr
+	Server                 netip.AddrPort
+	Peak                   int
+	At                     time.Time
+	ClientHeld, ServerHeld int
+}
+
+// Series is the number of sockets per state over time of the busiest
+// hosts. Bucket i covers [Start+i*Step, Start+(i+1)*Step) and holds the
+// highest count each state reached in it, so short spikes survive.
+type Series struct {
+	Start time.Time
+	Step  time.Duration
+	Hosts []HostSeries
+}
+
+// HostSeries is one host's series. Since is when the census began to
+// draw it (a host that became busy late); buckets before it are zero.
+type HostSeries struct {
+	Host    netip.Addr
+	Since   time.Time
+	Buckets []StateCounts
+}
+
+// Census is the result of the census, read after Close.
+type Census struct {
+	// At is the instant of HostCensus.Sockets: the one asked for with
+	// CensusAt, or the end of the capture.
+	At time.Time
+	// Hosts lists every host with a socket at At, a TIME_WAIT or SYN_RECV
+	// peak, or a flow, ordered by address.
+	Hosts []HostCensus
+	// Others sums the hosts past the first MaxCensusHosts (its Host is
+	// the zero Addr; its peaks are of those hosts together). Counting them
+	// one by one would cost memory per host, which a flood of spoofed
+	// sources must not be able to claim.
+	Others HostCensus
+	// TimeWait lists every client host and server ip:port that had a
+	// connection in TIME_WAIT, ordered by client then server.
+	TimeWait []PairTimeWait
+	Series   Series
+}
+
+// Instant is the moment of the census snapshot: Time, or when Relative is
+// set, Offset after the first packet. The zero Instant is the end of the
+// capture.
+type Instant struct {
+	Time     time.Time
+	Offset   time.Duration
+	Relative bool
+}
+
+func (i Instant) set() bool { return i.Relative || !i.Time.IsZero() }
+
+// stateChange is one endpoint entering a state, as the census applies it.
+type stateChange struct {
+	// seq is the capture index of the segment that caused it: the order in
+	// which a single Table would have made the change.
+	seq  uint64
+	t    int64
+	flow uint64 // unique among the flows of the census
+	side Side
+	// host is the changing end; client and server name the flow.
+	client, server netip.AddrPort
+	from, to       State
+}
+
+// host returns the changing end's address.
+func (e *stateChange) host() netip.Addr {
+	if e.side == Client {
+		return e.client.Addr()
+	}
+	return e.server.Addr()
+}
+
+type hostTally struct {
+	cur StateCounts
+	// tw and sr are the TIME_WAIT and SYN_RECV peaks; the times are Unix ns.
+	twPeak, srPeak int32
+	twAt, srAt     int64
+	flows          int32
+	verdicts       [len(verdictNames)]int32
+	changes        uint32
+	series         int32 // 1 + index into census.series.hosts, or 0
+}
+
+type pairKey struct {
+	client netip.Addr
+	server netip.AddrPort
+}
+
+type pairTally struct {
+	flows, client, server int32
+	peak                  PairTimeWait
+	at                    int64
+}
+
+// endKey names one end of one flow of the census.
+type endKey struct {
+	flow uint64
+	side Side
+}
+
+// expiry is a pending end of TIME_WAIT.
+type expiry struct {
+	at  int64
+	gen uint64
+	ev  stateChange // the change that entered TIME_WAIT
+}
+
+// census is the online state census of one Table, or of the caller's side
+// of a Sharded table (whose shards only forward their changes).
+type census struct {
+	tw int64
+	// forward, when set, receives every change instead of the census
+	// applying it (a shard of a Sharded table).
+	forward func(*stateChange)
+
+	// seq is the capture index of the segment being processed.
+	seq     uint64
+	first   int64 // earliest packet time seen
+	started bool
+
+	atSpec  Instant
+	at      int64
+	atKnown bool
+	snapped bool
+	snap    map[netip.Addr]StateCounts
+	snapOth StateCounts
+
+	now    int64
+	hosts  map[netip.Addr]*hostTally
+	others hostTally
+	pairs  map[pairKey]*pairTally
+	// flowTW counts the ends of each flow in TIME_WAIT (1 or 2).
+	flowTW  map[uint64]int8
+	pending map[endKey]uint64
+	gen     uint64
+	fifo    []expiry
+	head    int
+
+	series seriesTally
+	result *Census
+}
+
+func newCensus(cfg *Config) *census {
+	return &census{
+		tw:      int64(cfg.TimeWait),
+		hosts:   make(map[netip.Addr]*hostTally),
+		pairs:   make(map[pairKey]*pairTally),
+		flowTW:  make(map[uint64]int8),
+		pending: make(map[endKey]uint64),
+	}
+}
+
+// packet notes the segment about to be processed: its capture index orders
+// the changes it causes, and the first packet anchors a relative Instant.
+// It does not allocate.
+func (cs *census) packet(index uint64, t int64) {
+	cs.seq = index
+	if !cs.started || t < cs.first {
+		cs.first, cs.started = t, true
+		if cs.atSpec.Relative {
+			cs.at, cs.atKnown = t+int64(cs.atSpec.Offset), true
+		}
+	}
+}
+
+func (cs *census) setAt(i Instant) {
+	cs.atSpec = i
+	if i.set() && !i.Relative {
+		cs.at, cs.atKnown = i.Time.UnixNano(), true
+	}
+}
+
+// change is called by conn.setState before side of c leaves from for to at
+// t. A TIME_WAIT that ran out before t already ended here, by the timer:
+// the change is then from CLOSED (and the finalizer's own "CLOSED at the
+// expiry" is no change at all).
+func (cs *census) change(c *conn, side Side, from, to State, t int64) {
+	if from == TimeWait && t-c.ends[side].twSince >= cs.tw {
+		from = Closed
+	}
+	if from == to {
+		return
+	}
+	e := stateChange{seq: cs.seq, t: t, flow: c.f.ID, side: side,
+		client: c.f.Ends[Client].Addr, server: c.f.Ends[Server].Addr, from: from, to: to}
+	if cs.forward != nil {
+		e.flow = c.f.FirstIndex // the shard's IDs are its own count
+		cs.forward(&e)
+		return
+	}
+	cs.apply(&e)
+}
+
+// flowDone counts a finished flow for its hosts. Flows are counted when
+// they are emitted, in any order.
+func (cs *census) flowDone(f *Flow) {
+	c, s := f.Ends[Client].Addr.Addr(), f.Ends[Server].Addr.Addr()
+	for i, a := range [2]netip.Addr{c, s} {
+		if i == 1 && a == c {
+			break
+		}
+		h := cs.host(a)
+		h.flows++
+		if int(f.Verdict) < len(h.verdicts) {
+			h.verdicts[f.Verdict]++
+		}
+	}
+}
+
+// host returns the tally of a, or the shared one of the hosts past
+// MaxCensusHosts.
+func (cs *census) host(a netip.Addr) *hostTally {
+	if h := cs.hosts[a]; h != nil {
+		return h
+	}
+	if len(cs.hosts) >= MaxCensusHosts {
+		return &cs.others
+	}
+	h := new(hostTally)
+	cs.hosts[a] = h
+	return h
+}
+
+// advance applies the TIME_WAIT expiries due by t, takes the snapshot once
+// time passes the chosen instant, and moves the series to t.
+func (cs *census) advance(t int64) {
+	for cs.head < len(cs.fifo) && cs.fifo[cs.head].at <= t {
+		x := cs.fifo[cs.head]
+		cs.fifo[cs.head] = expiry{}
+		cs.head++
+		if cs.head > 1024 && cs.head*2 > len(cs.fifo) {
+			cs.fifo = append(cs.fifo[:0], cs.fifo[cs.head:]...)
+			cs.head = 0
+		}
+		k := endKey{x.ev.flow, x.ev.side}
+		if g, ok := cs.pending[k]; !ok || g != x.gen {
+			continue // it left TIME_WAIT early
+		}
+		cs.snapshotBefore(x.at)
+		e := x.ev
+		e.t, e.from, e.to = x.at, TimeWait, Closed
+		cs.step(&e)
+	}
+	cs.snapshotBefore(t)
+	cs.now = max(cs.now, t)
+}
+
+// snapshotBefore takes the snapshot if t is past the chosen instant.
+func (cs *census) snapshotBefore(t int64) {
+	if cs.snapped || !cs.atKnown || t <= cs.at {
+		return
+	}
+	cs.takeSnapshot()
+}
+
+func (cs *census) takeSnapshot() {
+	cs.snapped = true
+	cs.snap = make(map[netip.Addr]StateCounts)
+	for a, h := range cs.hosts {
+		if h.cur.Total() > 0 {
+			cs.snap[a] = h.cur
+		}
+	}
+	cs.snapOth = cs.others.cur
+}
+
+func (cs *census) apply(e *stateChange) {
+	cs.advance(e.t)
+	cs.step(e)
+}
+
+// step applies one change at e.t, all expiries due before it applied.
+func (cs *census) step(e *stateChange) {
+	h := cs.host(e.host())
+	h.changes++
+	cs.series.move(cs, e.t)
+	if counted(e.from) {
+		h.cur[e.from]--
+	}
+	if counted(e.to) {
+		h.cur[e.to]++
+		switch e.to {
+		case TimeWait:
+			if h.cur[TimeWait] > h.twPeak {
+				h.twPeak, h.twAt = h.cur[TimeWait], e.t
+			}
+		case SynRecv:
+			if h.cur[SynRecv] > h.srPeak {
+				h.srPeak, h.srAt = h.cur[SynRecv], e.t
+			}
+		}
+	}
+	cs.series.record(cs, h, e.host(), e.to, e.t)
+	switch {
+	case e.to == TimeWait:
+		cs.gen++
+		cs.pending[endKey{e.flow, e.side}] = cs.gen
+		cs.fifo = append(cs.fifo, expiry{at: e.t + cs.tw, gen: cs.gen, ev: *e})
+		cs.pressure(e, +1)
+	case e.from == TimeWait:
+		delete(cs.pending, endKey{e.flow, e.side})
+		cs.pressure(e, -1)
+	}
+}
+
+// pressure moves the TIME_WAIT load of e's client host and server
+// ip:port by delta, as report.TimeWaitPressure does from the Timelines.
+func (cs *census) pressure(e *stateChange, delta int32) {
+	k := pairKey{e.client.Addr(), e.server}
+	p := cs.pairs[k]
+	if p == nil {
+		if len(cs.pairs) >= MaxCensusHosts {
+			return
+		}
+		p = &pairTally{peak: PairTimeWait{Client: k.client, Server: k.server}}
+		cs.pairs[k] = p
+	}
+	before := cs.flowTW[e.flow]
+	after := before + int8(delta)
+	if after == 0 {
+		delete(cs.flowTW, e.flow)
+	} else {
+		cs.flowTW[e.flow] = after
+	}
+	if before == 0 || after == 0 {
+		p.flows += delta
+	}
+	if e.side == Client {
+		p.client += delta
+	} else {
+		p.server += delta
+	}
+	// Both ends of a simultaneous close enter TIME_WAIT at one instant:
+	// the split at the peak counts both.
+	if int(p.flows) > p.peak.Peak || int(p.flows) == p.peak.Peak && e.t == p.at {
+		p.peak.Peak, p.at = int(p.flows), e.t
+		p.peak.ClientHeld, p.peak.ServerHeld = int(p.client), int(p.server)
+	}
+}
+
+// close ends the census at end: expiries due by then are applied, and the
+// result is built.
+func (cs *census) close(end int64) *Census {
+	if cs.result != nil {
+		return cs.result
+	}
+	cs.advance(end)
+	cs.series.move(cs, end)
+	r := &Census{}
+	if cs.snapped {
+		r.At = nanoTime(cs.at)
+	} else {
+		// The instant is the end, or after it: nothing changes after the
+		// last packet but TIME_WAIT timers, which the capture cannot show.
+		if cs.atKnown {
+			r.At = nanoTime(cs.at)
+		} else {
+			r.At = nanoTime(end)
+		}
+		cs.takeSnapshot()
+	}
+	r.Hosts = make([]HostCensus, 0, len(cs.hosts))
+	for a, h := range cs.hosts {
+		hc := h.result(a)
+		hc.Sockets = cs.snap[a]
+		if hc.Sockets.Total() == 0 && hc.TimeWait.Count == 0 && hc.SynRecv.Count == 0 && hc.Flows == 0 {
+			continue
+		}
+		r.Hosts = append(r.Hosts, hc)
+	}
+	slices.SortFunc(r.Hosts, func(a, b HostCensus) int { return a.Host.Compare(b.Host) })
+	r.Others = cs.others.result(netip.Addr{})
+	r.Others.Sockets = cs.snapOth
+	for _, p := range cs.pairs {
+		pt := p.peak
+		if p.at != 0 || pt.Peak > 0 {
+			pt.At = nanoTime(p.at)
+		}
+		r.TimeWait = append(r.TimeWait, pt)
+	}
+	slices.SortFunc(r.TimeWait, func(a, b PairTimeWait) int {
+		if c := a.Client.Compare(b.Client); c != 0 {
+			return c
+		}
+		return a.Server.Compare(b.Server)
+	})
+	r.Series = cs.series.result()
+	cs.result = r
+	return r
+}
+
+func (h *hostTally) result(a netip.Addr) HostCensus {
+	hc := HostCensus{Host: a, Flows: int(h.flows), Verdicts: h.verdicts}
+	if h.twPeak > 0 {
+		hc.TimeWait = PeakAt{int(h.twPeak), nanoTime(h.twAt)}
+	}
+	if h.srPeak > 0 {
+		hc.SynRecv = PeakAt{int(h.srPeak), nanoTime(h.srAt)}
+	}
+	return hc
+}
+
+// seriesTally keeps Series online: SeriesBuckets buckets from the first
+// change on, of width step; a change past the last bucket merges adjacent
+// buckets (keeping the larger count) and doubles step.
+type seriesTally struct {
+	started bool
+	start   int64
+	step    int64
+	// filled is the number of buckets that have begun: bucket filled-1 is
+	// the current one.
+	filled int
+	hosts  []*seriesHost
+}
+
+type seriesHost struct {
+	addr    netip.Addr
+	tally   *hostTally
+	since   int64
+	buckets [SeriesBuckets]StateCounts
+}
+
+// move brings the series to instant t: the buckets up to t's begin with
+// the counts carried from before.
+func (s *seriesTally) move(cs *census, t int64) {
+	if !s.started {
+		s.started, s.start, s.step = true, t, seriesStep0
+	}
+	for t-s.start >= int64(SeriesBuckets)*s.step {
+		s.halve()
+	}
+	b := int((t - s.start) / s.step)
+	for ; s.filled <= b; s.filled++ {
+		for _, h := range s.hosts {
+			h.buckets[s.filled] = h.tally.cur
+		}
+	}
+}
+
+// halve merges adjacent buckets and doubles the step.
+func (s *seriesTally) halve() {
+	for _, h := range s.hosts {
+		for i := 0; i < SeriesBuckets/2; i++ {
+			a, b := h.buckets[2*i], h.buckets[2*i+1]
+			for st := range a {
+				a[st] = max(a[st], b[st])
+			}
+			h.buckets[i] = a
+		}
+		clear(h.buckets[SeriesBuckets/2:])
+	}
+	s.filled = (s.filled + 1) / 2
+	s.step *= 2
+}
+
+// record notes that h (at addr) entered state to at t, after move(t). A
+// host gets a series while there is room, or when it has changed state
+// more often than the quietest host with one, which it then replaces.
+func (s *seriesTally) record(cs *census, h *hostTally, addr netip.Addr, to State, t int64) {
+	if h == &cs.others {
+		return
+	}
+	if h.series == 0 {
+		if !s.admit(h, addr, t) {
+			return
+		}
+	}
+	sh := s.hosts[h.series-1]
+	cur := &sh.buckets[s.filled-1]
+	if counted(to) {
+		cur[to] = max(cur[to], h.cur[to])
+	}
+}
+
+func (s *seriesTally) admit(h *hostTally, addr netip.Addr, t int64) bool {
+	i := len(s.hosts)
+	if i == SeriesHosts {
+		// Replace the quietest host if h is busier.
+		i = 0
+		for j, o := range s.hosts {
+			if o.tally.changes < s.hosts[i].tally.changes {
+				i = j
+			}
+		}
+		if h.changes <= s.hosts[i].tally.changes+1 {
+			return false
+		}
+		s.hosts[i].tally.series = 0
+		s.hosts[i] = new(seriesHost)
+	} else {
+		s.hosts = append(s.hosts, new(seriesHost))
+	}
+	sh := s.hosts[i]
+	sh.addr, sh.tally, sh.since = addr, h, t
+	h.series = int32(i + 1)
+	// The current bucket starts from what the host holds now; the counts
+	// before this change are not known per bucket.
+	sh.buckets[s.filled-1] = h.cur
+	return true
+}
+
+func (s *seriesTally) result() Series {
+	r := Series{Start: nanoTime(s.start), Step: time.Duration(s.step)}
+	for _, h := range s.hosts {
+		r.Hosts = append(r.Hosts, HostSeries{Host: h.addr, Since: nanoTime(h.since),
+			Buckets: slices.Clone(h.buckets[:s.filled])})
+	}
+	slices.SortFunc(r.Hosts, func(a, b HostSeries) int { return cmp.Compare(a.Host.Compare(b.Host), 0) })
+	return r
+}
+
+// SetCensusAt chooses the instant of Census.At, before the first Add. The
+// zero Instant (the default) is the end of the capture.
+func (t *Table) SetCensusAt(at Instant) { t.census.setAt(at) }
+
+// Census returns the state census of everything added, after Close; nil
+// before.
+func (t *Table) Census() *Census { return t.census.result }
