@@ -61,7 +61,13 @@ func TestCaptureReadsEverything(t *testing.T) {
 		}
 		st := src.Stats()
 		src.Close()
-		if st.Undecodable+st.UnsupportedLink > 0 || st.NonTCP != udp || len(src.Warnings()) > 0 {
+		// The one scenario whose clock steps back must be reported as such,
+		// and it is the only warning any generated file may raise.
+		wantWarnings := 0
+		if d.name == "adv-backwards-time.pcap" {
+			wantWarnings = 1
+		}
+		if st.Undecodable+st.UnsupportedLink > 0 || st.NonTCP != udp || len(src.Warnings()) != wantWarnings {
 			t.Errorf("%s: %d undecodable, %d unsupported link, %d non-TCP (want %d); warnings %q",
 				d.name, st.Undecodable, st.UnsupportedLink, st.NonTCP, udp, src.Warnings())
 		}
