@@ -7,7 +7,7 @@ GO      ?= go
 BIN     := bin/tcpaudit
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test-deps demo test vet bench clean
+.PHONY: all build deps test-deps demo test vet bench clean fuzz fuzz-smoke
 
 all: build
 
@@ -44,6 +44,19 @@ test-deps: deps
 
 test: test-deps vet
 	$(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) fuzz-smoke
+
+# Each fuzz target runs briefly on every `make test` (seed corpora are in the
+# packages' testdata/fuzz); longer runs: make fuzz (LONGFUZZ=5m per target).
+FUZZTIME ?= 10s
+fuzz-smoke:
+	$(GO) test ./capture -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./capture -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./reassembly -run '^$$' -fuzz '^FuzzTable$$' -fuzztime $(FUZZTIME)
+
+LONGFUZZ ?= 5m
+fuzz:
+	$(MAKE) fuzz-smoke FUZZTIME=$(LONGFUZZ)
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./capture ./reassembly
