@@ -34,7 +34,7 @@ import (
 //     not depend on the number of shards.
 //   - flows of different shards are emitted in no particular order; sort
 //     them by ID.
-//   - emit is only called from inside Add, Sync, States, Stats and Close,
+//   - emit is only called from inside Add, Sync, Advance, States, Stats and Close,
 //     on the caller's goroutine, so it needs no locking.
 //
 // A Sharded must be used from one goroutine.
@@ -280,6 +280,23 @@ func (s *Sharded) Sync() {
 		return
 	}
 	s.barrier(s.catchUp, true)
+}
+
+// Advance moves every shard's clock to nowNanos without a packet, as
+// Table.Advance does, after every segment added so far has been processed,
+// and emits what is due by then.
+func (s *Sharded) Advance(nowNanos int64) {
+	if s.single != nil {
+		s.single.Advance(nowNanos)
+		return
+	}
+	if s.closed {
+		return
+	}
+	s.barrier(func(t *Table) {
+		s.catchUp(t)
+		t.Advance(nowNanos)
+	}, true)
 }
 
 // States calls fn with the current state of every tracked endpoint, as

@@ -48,7 +48,11 @@ type Table struct {
 	done   connList
 	nextID uint64
 	recent *conn // the flow of the previous segment, while tracked
+	// now is the latest packet time: later packets stamped earlier are
+	// backwards. wall is the latest time given to Advance. Timers run on
+	// the later of the two (clock).
 	now    int64
+	wall   int64
 	seen   bool
 	stats  TableStats
 	census *census
@@ -110,13 +114,33 @@ func (t *Table) Add(seg *capture.Segment) {
 	t.recent = c
 }
 
+// Advance moves the table's clock to nowNanos without a packet and emits
+// what is due by then: flows whose TIME_WAIT or linger ran out, and idle
+// flows. A live capture calls it on a quiet link, where no packet would
+// move the clock, so that endings reach a running view on time. The clock
+// never moves back: an earlier nowNanos changes nothing.
+//
+// An Advance is not a packet: a segment added later but stamped earlier
+// than nowNanos (a live capture hands packets over a little after their
+// kernel timestamp) is taken at its own time and is not counted as
+// backwards, as long as it is not earlier than the latest packet.
+func (t *Table) Advance(nowNanos int64) {
+	if nowNanos <= t.clock() {
+		return
+	}
+	t.wall = nowNanos
+	t.expire()
+}
+
+// clock is the time the table's timers have reached: the latest packet or
+// Advance.
+func (t *Table) clock() int64 { return max(t.now, t.wall) }
+
 // Close finishes the capture at endNanos: every remaining flow is
 // classified as of that instant (or its last packet, if later) and emitted,
 // in ID order.
 func (t *Table) Close(endNanos int64) {
-	if endNanos < t.now {
-		endNanos = t.now
-	}
+	endNanos = max(endNanos, t.clock())
 	rest := make([]*conn, 0, len(t.flows))
 	for _, c := range t.flows {
 		rest = append(rest, c)
@@ -136,13 +160,14 @@ func (t *Table) Stats() TableStats {
 }
 
 // States calls fn for each end of every tracked flow with its current
-// state, TIME_WAIT expiry applied as of the latest packet. It is meant for
-// live snapshots.
+// state, TIME_WAIT expiry applied as of the latest packet or Advance. It
+// is meant for live snapshots.
 func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
+	now := t.clock()
 	for _, c := range t.flows {
 		for side := range c.ends {
 			st := c.ends[side].state
-			if st == TimeWait && t.now-c.ends[side].twSince >= int64(t.cfg.TimeWait) {
+			if st == TimeWait && now-c.ends[side].twSince >= int64(t.cfg.TimeWait) {
 				st = Closed
 			}
 			fn(c.f.Ends[side].Addr, st)
@@ -155,14 +180,15 @@ func (t *Table) linger() int64 { return max(int64(t.cfg.TimeWait), 0) }
 
 // expire emits finished flows whose TIME_WAIT ran out and idle flows.
 func (t *Table) expire() {
-	for c := t.done.head; c != nil && t.now-c.last >= t.linger(); c = t.done.head {
+	now := t.clock()
+	for c := t.done.head; c != nil && now-c.last >= t.linger(); c = t.done.head {
 		t.finish(c, c.last+t.linger(), "")
 	}
 	idle := int64(t.cfg.IdleTimeout)
 	if idle <= 0 {
 		return
 	}
-	for c := t.active.head; c != nil && t.now-c.last >= idle; c = t.active.head {
+	for c := t.active.head; c != nil && now-c.last >= idle; c = t.active.head {
 		t.stats.IdleExpired++
 		t.finish(c, c.last+idle, "no packet for the idle timeout ("+fmtDur(idle)+")")
 	}
@@ -176,7 +202,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 		}
 		if victim != nil {
 			t.stats.Evicted++
-			t.finish(victim, t.now, "evicted from a full flow table (--max-flows)")
+			t.finish(victim, t.clock(), "evicted from a full flow table (--max-flows)")
 		}
 	}
 	t.nextID++
