@@ -30,6 +30,7 @@ import (
 
 	"github.com/tcpaudit/tcpaudit/capture"
 	"github.com/tcpaudit/tcpaudit/internal/peers"
+	"github.com/tcpaudit/tcpaudit/report"
 )
 
 // cmdResult is one in-process run of the command.
@@ -444,6 +445,7 @@ func captureExt(name string) bool {
 // ../shared/peers: each one is read without a panic, ends with exit 0 or
 // with the bad-input contract (exit 2, one line, file and offset), and no
 // file makes the reader allocate more than claimLimit beyond its own size.
+// Every other report format must then end the same way on it.
 func TestPeerCapturesNoPanic(t *testing.T) {
 	dir := peers.Dir(t)
 	var files []string
@@ -475,6 +477,14 @@ func TestPeerCapturesNoPanic(t *testing.T) {
 			}
 			if st, err := os.Stat(path); err == nil && r.allocated > claimLimit+20*uint64(st.Size()) {
 				t.Errorf("%v\nallocated %d MiB for a %d-byte file", r, r.allocated>>20, st.Size())
+			}
+			for _, format := range report.Formats() {
+				if format == "json" {
+					continue
+				}
+				if other := runCommand(t, "--format", format, path); other.code != r.code {
+					t.Errorf("%v\nbut --format json exits %d", other, r.code)
+				}
 			}
 		})
 	}
