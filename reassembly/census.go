@@ -452,9 +452,10 @@ func (cs *census) close(end int64) *Census {
 	} else {
 		// The instant is the end, or after it: nothing changes after the
 		// last packet but TIME_WAIT timers, which the capture cannot show.
-		if cs.atKnown {
+		switch {
+		case cs.atKnown:
 			r.At = nanoTime(cs.at)
-		} else {
+		case cs.started:
 			r.At = nanoTime(end)
 		}
 		cs.takeSnapshot()

@@ -248,9 +248,18 @@ func TimeWaitPressure(flows []*reassembly.Flow, r PortRange) []Pressure {
 	})
 	res := make([]Pressure, 0, len(out))
 	for _, p := range out {
+		res = append(res, *p)
+	}
+	return finishPressure(res, r)
+}
+
+// finishPressure sets each pair's share of the range r and its warning,
+// and orders the pairs by peak, highest first.
+func finishPressure(res []Pressure, r PortRange) []Pressure {
+	for i := range res {
+		p := &res[i]
 		p.Share = float64(p.Peak) / float64(r.Size())
 		p.Warn = p.Share >= NearExhaustion
-		res = append(res, *p)
 	}
 	slices.SortFunc(res, func(a, b Pressure) int {
 		if c := cmp.Compare(b.Peak, a.Peak); c != 0 {

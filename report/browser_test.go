@@ -132,7 +132,7 @@ func TestHTMLInBrowser(t *testing.T) {
 			abnormal++
 		}
 	}
-	groups := len(abnormalGroups(d.Flows))
+	groups := len(abnormalGroups(d))
 	for _, c := range []struct {
 		css  string
 		want int

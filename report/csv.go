@@ -50,7 +50,7 @@ func (c *csvWriter) Flow(f *reassembly.Flow) error {
 }
 
 // End flushes and reports the first write error.
-func (c *csvWriter) End(time.Time) error {
+func (c *csvWriter) End(*Data) error {
 	c.w.Flush()
 	return c.w.Error()
 }

@@ -17,8 +17,18 @@ type Data struct {
 	// Inputs names the capture files read ("-" for standard input) or the
 	// live interface ("iface:eth0").
 	Inputs []string
-	// Flows are all flows, ordered by ID.
+	// Flows are all flows, ordered by ID; or, when Totals is set, the
+	// flows shown in detail, in any order.
 	Flows []*reassembly.Flow
+	// Census, when set, is the flow table's online state census: states
+	// per host, their peaks, TIME_WAIT pressure and the states-over-time
+	// chart are read from it rather than replayed from the Timelines of
+	// Flows. Its At overrides At.
+	Census *reassembly.Census
+	// Totals, when set, counts every flow of the capture, Flows holding
+	// only some of them; verdict totals, the RTT histogram and abnormal
+	// groups' sizes are read from it (per-host verdicts from Census).
+	Totals *Totals
 	// Config is the timer set the verdicts were computed with.
 	Config reassembly.Config
 	// Start and End bound the capture (first and last packet).

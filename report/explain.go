@@ -130,9 +130,12 @@ var pressureAdvice = advice{
 // serverTimeWait counts the flows whose server entered TIME_WAIT at some
 // point, expired since or not: the flows the TIME_WAIT advice is about. It
 // also returns those servers' hosts.
-func serverTimeWait(flows []*reassembly.Flow) (int, map[netip.Addr]bool) {
+func serverTimeWait(d *Data) (int, map[netip.Addr]bool) {
+	if d.Totals != nil {
+		return d.Totals.serverTW, d.Totals.serverTWs
+	}
 	n, hosts := 0, make(map[netip.Addr]bool)
-	for _, f := range flows {
+	for _, f := range d.Flows {
 		if everIn(f, reassembly.Server, reassembly.TimeWait) {
 			n++
 			hosts[f.Server().Addr.Addr()] = true
@@ -143,8 +146,8 @@ func serverTimeWait(flows []*reassembly.Flow) (int, map[netip.Addr]bool) {
 
 // timeWaitText is the finding behind the TIME_WAIT advice: how many flows,
 // and the TIME_WAIT peak of each server host concerned.
-func timeWaitText(flows []*reassembly.Flow, peaks []HostPeak) string {
-	n, hosts := serverTimeWait(flows)
+func timeWaitText(d *Data, peaks []HostPeak) string {
+	n, hosts := serverTimeWait(d)
 	if n == 0 {
 		return ""
 	}

@@ -148,14 +148,7 @@ func (g Gate) String() string {
 // holding term gives one reason ("reset: 3 flows, condition reset>=1").
 // The zero Gate never fails.
 func (g Gate) Check(d *Data) (failed bool, reasons []string) {
-	counts := make(map[reassembly.Verdict]int)
-	abnormal := 0
-	for _, f := range d.Flows {
-		counts[f.Verdict]++
-		if f.Verdict.Abnormal() {
-			abnormal++
-		}
-	}
+	counts, abnormal := verdictCounts(d)
 	for _, t := range g.terms {
 		n := counts[t.verdict]
 		if t.all {

@@ -156,14 +156,14 @@ func TestStream(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := s.Close(d.End); err != nil {
+		if err := s.Finish(d); err != nil {
 			t.Fatal(err)
 		}
 		if want := render(t, format, d); !bytes.Equal(b.Bytes(), want) {
 			t.Errorf("%s: streamed output differs from Write's", format)
 		}
 	}
-	for _, f := range []string{"csv", "zeek"} {
+	for _, f := range []string{"json", "csv", "zeek"} {
 		if !Streamable(f) {
 			t.Errorf("Streamable(%s) = false", f)
 		}

@@ -101,8 +101,8 @@ func (h htmlWriter) Write(d *Data) error {
 	}
 	p.T = newPersonTables(s)
 	p.Charts = stateCharts(d, s)
-	p.RTT = newRTTChart(d.Flows)
-	groups := abnormalGroups(d.Flows)
+	p.RTT = newRTTChart(d)
+	groups := abnormalGroups(d)
 	p.Headlines = headlines(d, s, groups)
 	explained := make(map[reassembly.Verdict]bool)
 	for i, g := range groups {
@@ -112,7 +112,7 @@ func (h htmlWriter) Write(d *Data) error {
 		}
 		p.Findings = append(p.Findings, newFinding(i+1, g, explained))
 	}
-	if text := timeWaitText(d.Flows, s.Peaks); text != "" {
+	if text := timeWaitText(d, s.Peaks); text != "" {
 		p.TimeWait = &pileUp{text, timeWaitAdvice}
 	}
 	if text := synRecvText(s.Peaks); text != "" {
@@ -130,6 +130,7 @@ func (h htmlWriter) Write(d *Data) error {
 		}
 		p.Rows = append(p.Rows, newFlowRow(f))
 	}
+	p.RowsOmit += s.Omitted
 	return htmlTemplate.Execute(h.w, p)
 }
 
@@ -265,7 +266,12 @@ func stateCharts(d *Data, s *Summary) []stateChart {
 	for i, h := range hosts {
 		addrs[i] = h.Host
 	}
-	data := stateSeries(d.Flows, addrs, d.Start, d.End, htmlChartPoints)
+	var data map[netip.Addr][][]int
+	if d.Census != nil {
+		data = censusSeries(d.Census, addrs, d.Start, d.End, htmlChartPoints)
+	} else {
+		data = stateSeries(d.Flows, addrs, d.Start, d.End, htmlChartPoints)
+	}
 	var out []stateChart
 	for _, h := range addrs {
 		buckets := data[h]
@@ -341,16 +347,23 @@ var rttEdges = []time.Duration{
 	time.Second, 2 * time.Second, 5 * time.Second,
 }
 
-func newRTTChart(flows []*reassembly.Flow) rttChart {
-	counts := make([]int, len(rttEdges)+1)
-	var c rttChart
-	for _, f := range flows {
-		if f.RTT <= 0 {
-			continue
+// newRTTChart draws the RTT histogram of every flow: from the totals when
+// d has them, else from d.Flows.
+func newRTTChart(d *Data) rttChart {
+	var counts []int
+	if d.Totals != nil {
+		counts = d.Totals.rtt
+	} else {
+		counts = make([]int, len(rttEdges)+1)
+		for _, f := range d.Flows {
+			if f.RTT > 0 {
+				counts[rttBucket(f.RTT)]++
+			}
 		}
-		i, _ := slices.BinarySearch(rttEdges, f.RTT+1)
-		counts[i]++
-		c.Count++
+	}
+	var c rttChart
+	for _, n := range counts {
+		c.Count += n
 	}
 	if c.Count == 0 {
 		return c

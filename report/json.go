@@ -13,9 +13,20 @@ import (
 // {"flows":[...],"summary":{...}}. Lists are [] when empty, never null.
 // Strings are written as they are (JSON escaping makes them safe); only the
 // formats a person reads neutralise control characters.
-type jsonWriter struct{ w io.Writer }
+//
+// It is a streamer: each flow is written as it is handed over, so memory
+// stays at one flow's JSON whatever the number of flows, and the summary
+// follows them. The flows array is in the order the flows were handed
+// over: ID order for a whole report (Write), the order the flow table
+// finished them in for the command's streamed output. The bytes are
+// exactly what json.Encoder with a two-space indent would write for the
+// whole document.
+type jsonWriter struct {
+	w io.Writer
+	n int // flows written
+}
 
-func newJSON(w io.Writer) writer { return jsonWriter{w} }
+func newJSON(w io.Writer) streamer { return &jsonWriter{w: w} }
 
 // JSONFlow is one element of "flows". The first fields are the contract of
 // issue 2; the rest may grow.
@@ -107,36 +118,41 @@ func endStats(e *reassembly.Endpoint) JSONEndStats {
 		e.ZeroWindowProbes, e.SYNs, e.FINs, e.RSTs}
 }
 
-// Write streams the flows one by one, so memory stays at one flow's JSON
-// whatever the number of flows, then the summary. The bytes are exactly
-// what json.Encoder with a two-space indent would write for the whole
-// document.
-func (j jsonWriter) Write(d *Data) error {
-	w := j.w
-	if len(d.Flows) == 0 {
-		io.WriteString(w, "{\n  \"flows\": [],\n")
+// Begin opens the document and the flows array.
+func (j *jsonWriter) Begin(time.Time) error {
+	_, err := io.WriteString(j.w, "{\n  \"flows\": [")
+	return err
+}
+
+// Flow writes one element of the flows array.
+func (j *jsonWriter) Flow(f *reassembly.Flow) error {
+	b, err := json.MarshalIndent(NewJSONFlow(f), "    ", "  ")
+	if err != nil {
+		return err
+	}
+	sep := ",\n    "
+	if j.n == 0 {
+		sep = "\n    "
+	}
+	j.n++
+	io.WriteString(j.w, sep)
+	_, err = j.w.Write(b)
+	return err
+}
+
+// End closes the flows array and writes the summary of d.
+func (j *jsonWriter) End(d *Data) error {
+	if j.n == 0 {
+		io.WriteString(j.w, "],\n")
 	} else {
-		io.WriteString(w, "{\n  \"flows\": [\n")
-		for i, f := range d.Flows {
-			b, err := json.MarshalIndent(NewJSONFlow(f), "    ", "  ")
-			if err != nil {
-				return fmt.Errorf("flow %d: %w", f.ID, err)
-			}
-			io.WriteString(w, "    ")
-			w.Write(b)
-			if i < len(d.Flows)-1 {
-				io.WriteString(w, ",")
-			}
-			io.WriteString(w, "\n")
-		}
-		io.WriteString(w, "  ],\n")
+		io.WriteString(j.w, "\n  ],\n")
 	}
 	b, err := json.MarshalIndent(Summarize(d), "  ", "  ")
 	if err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
-	io.WriteString(w, "  \"summary\": ")
-	w.Write(b)
-	_, err = io.WriteString(w, "\n}\n")
+	io.WriteString(j.w, "  \"summary\": ")
+	j.w.Write(b)
+	_, err = io.WriteString(j.w, "\n}\n")
 	return err
 }

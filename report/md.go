@@ -22,7 +22,7 @@ const mdMaxGroups = 50
 
 func (m markdownWriter) Write(d *Data) error {
 	s := Summarize(d)
-	groups := abnormalGroups(d.Flows)
+	groups := abnormalGroups(d)
 	w := m.w
 	fmt.Fprintf(w, "# tcpaudit report\n\n**%s, %d abnormal** in %s", plural(s.Flows, "TCP flow"), s.Abnormal, md(strings.Join(s.Inputs, ", ")))
 	if !s.Start.IsZero() {
@@ -58,6 +58,12 @@ func (m markdownWriter) counts(s *Summary, pt *personTables) {
 		}
 	}
 	fmt.Fprintf(w, "| **total** | **%d** |\n\n", s.Flows)
+	if s.Omitted > 0 {
+		fmt.Fprintf(w, "%s are counted here but not explained one by one; the JSON output lists every flow.\n\n", plural(s.Omitted, "flow"))
+	}
+	if o := s.OtherHosts; o != nil {
+		fmt.Fprintf(w, "%s of hosts past the first %d are counted together, not per host.\n\n", plural(o.Flows, "flow"), reassembly.MaxCensusHosts)
+	}
 	if len(pt.VerdictRows) == 0 {
 		return
 	}
@@ -145,10 +151,14 @@ func (m markdownWriter) findings(d *Data, groups []*group) {
 // groupTitle names a group by its server and, for groups, its size.
 func groupTitle(g *group) string {
 	f := g.First()
-	if len(g.Flows) == 1 {
+	if g.Total == 1 {
 		return arrowed(f)
 	}
-	return fmt.Sprintf("%s to %s from %s", plural(len(g.Flows), "flow"), f.Server().Addr, plural(g.Clients, "client host"))
+	from := plural(g.Clients, "client host")
+	if g.Total > len(g.Flows) {
+		from = "at least " + from
+	}
+	return fmt.Sprintf("%s to %s from %s", plural(g.Total, "flow"), f.Server().Addr, from)
 }
 
 func (m markdownWriter) advice(a advice) {
@@ -158,7 +168,7 @@ func (m markdownWriter) advice(a advice) {
 // pileUps explains the findings that are about many flows at once.
 func (m markdownWriter) pileUps(d *Data, s *Summary, pt *personTables) {
 	w := m.w
-	if text := timeWaitText(d.Flows, s.Peaks); text != "" {
+	if text := timeWaitText(d, s.Peaks); text != "" {
 		fmt.Fprintf(w, "## %s\n\n%s\n\n", timeWaitAdvice.Title, text)
 		m.advice(timeWaitAdvice)
 	}

@@ -20,14 +20,20 @@ type Summary struct {
 	End      time.Time `json:"end"`
 	Flows    int       `json:"flows"`
 	Abnormal int       `json:"abnormal"`
+	// Omitted counts the flows counted in Flows but not shown one by one
+	// (a long capture's report for a person keeps a bounded number).
+	Omitted int `json:"flows_without_detail,omitempty"`
 	// Verdicts counts flows per verdict, every verdict present, zero or not.
 	Verdicts []VerdictCount `json:"verdicts"`
 	// StatesAt is the instant of Hosts' state counts.
 	StatesAt time.Time `json:"states_at"`
 	// Hosts is one row per host address, ordered by address.
-	Hosts    []HostRow  `json:"hosts"`
-	Peaks    []HostPeak `json:"peaks"`
-	Pressure []Pressure `json:"time_wait_pressure"`
+	Hosts []HostRow `json:"hosts"`
+	// OtherHosts sums the hosts past the first reassembly.MaxCensusHosts
+	// (a flood from spoofed sources), which are not counted one by one.
+	OtherHosts *HostRow   `json:"other_hosts,omitempty"`
+	Peaks      []HostPeak `json:"peaks"`
+	Pressure   []Pressure `json:"time_wait_pressure"`
 	// EphemeralPorts is the range Pressure is measured against.
 	EphemeralPorts string       `json:"ephemeral_ports"`
 	Capture        CaptureStats `json:"capture"`
@@ -68,7 +74,27 @@ func Summarize(d *Data) *Summary {
 		Warnings:       nonNil(d.Warnings),
 		EvidenceFile:   d.EvidenceFile,
 	}
-	counts := make(map[reassembly.Verdict]int)
+	counts, abnormal := verdictCounts(d)
+	s.Abnormal = abnormal
+	if d.Totals != nil {
+		s.Flows, s.Omitted = d.Totals.Flows, d.Totals.Omitted
+	}
+	for _, v := range allVerdicts(counts) {
+		s.Verdicts = append(s.Verdicts, VerdictCount{v, counts[v]})
+	}
+	if c := d.Census; c != nil {
+		s.StatesAt = c.At.UTC()
+		s.Hosts = make([]HostRow, 0, len(c.Hosts))
+		for i := range c.Hosts {
+			s.Hosts = append(s.Hosts, censusRow(&c.Hosts[i]))
+		}
+		if o := censusRow(&c.Others); o.Flows > 0 || o.Sockets > 0 {
+			s.OtherHosts = &o
+		}
+		s.Peaks = nonNil(censusPeaks(c))
+		s.Pressure = censusPressure(c, d.ephemeral())
+		return s
+	}
 	hosts := make(map[netip.Addr]*HostRow)
 	row := func(a netip.Addr) *HostRow {
 		r := hosts[a]
@@ -79,19 +105,12 @@ func Summarize(d *Data) *Summary {
 		return r
 	}
 	for _, f := range d.Flows {
-		counts[f.Verdict]++
-		if f.Verdict.Abnormal() {
-			s.Abnormal++
-		}
 		c, sv := f.Client().Addr.Addr(), f.Server().Addr.Addr()
 		for _, a := range uniqueAddrs(c, sv) {
 			r := row(a)
 			r.Flows++
 			r.Verdicts[f.Verdict.String()]++
 		}
-	}
-	for _, v := range allVerdicts(counts) {
-		s.Verdicts = append(s.Verdicts, VerdictCount{v, counts[v]})
 	}
 	for a, m := range StatesAt(d.Flows, s.StatesAt) {
 		r := row(a)
@@ -108,6 +127,21 @@ func Summarize(d *Data) *Summary {
 	s.Peaks = nonNil(Peaks(d.Flows))
 	s.Pressure = nonNil(TimeWaitPressure(d.Flows, d.ephemeral()))
 	return s
+}
+
+// censusRow is the HostRow of one host of a census.
+func censusRow(h *reassembly.HostCensus) HostRow {
+	r := HostRow{Host: h.Host, States: map[string]int{}, Verdicts: map[string]int{}, Flows: h.Flows}
+	for st, n := range stateMap(&h.Sockets) {
+		r.States[st.String()] = n
+		r.Sockets += n
+	}
+	for v, n := range h.Verdicts {
+		if n > 0 {
+			r.Verdicts[reassembly.Verdict(v).String()] = int(n)
+		}
+	}
+	return r
 }
 
 // allVerdicts is reassembly.Verdicts, plus VerdictUnknown or any other
@@ -168,31 +202,42 @@ func stateColumns(rows []HostRow) []string {
 // A SYN flood from a million spoofed sources is thus one group.
 type group struct {
 	Verdict reassembly.Verdict
-	Flows   []*reassembly.Flow
-	// Clients counts the distinct client hosts in the group.
+	// Flows are the group's flows in Data.Flows; Total counts them all,
+	// those summarised without detail (Data.Totals) too.
+	Flows []*reassembly.Flow
+	Total int
+	// Clients counts the distinct client hosts of Flows: of the whole
+	// group when Total == len(Flows), else a lower bound.
 	Clients int
 }
 
 // First is the flow the group's ladder is drawn from.
 func (g *group) First() *reassembly.Flow { return g.Flows[0] }
 
-// abnormalGroups groups the abnormal flows, ordered by verdict (in report
-// order), then by size, largest first, then by first flow ID.
-func abnormalGroups(flows []*reassembly.Flow) []*group {
-	type key struct {
-		v                    reassembly.Verdict
-		server               netip.AddrPort
-		clientSt, serverSt   reassembly.State
-		resetBy, activeClose reassembly.Party
-	}
-	idx := make(map[key]*group)
+// groupKey is what the flows of a group share.
+type groupKey struct {
+	v                    reassembly.Verdict
+	server               netip.AddrPort
+	clientSt, serverSt   reassembly.State
+	resetBy, activeClose reassembly.Party
+}
+
+func groupOf(f *reassembly.Flow) groupKey {
+	return groupKey{f.Verdict, f.Server().Addr, f.Client().State, f.Server().State, f.ResetBy, f.ActiveCloser}
+}
+
+// abnormalGroups groups the abnormal flows of d.Flows, ordered by verdict
+// (in report order), then by size (counting the flows d.Totals summarised),
+// largest first, then by first flow ID.
+func abnormalGroups(d *Data) []*group {
+	idx := make(map[groupKey]*group)
 	clients := make(map[*group]map[netip.Addr]struct{})
 	var out []*group
-	for _, f := range flows {
+	for _, f := range d.Flows {
 		if !f.Verdict.Abnormal() {
 			continue
 		}
-		k := key{f.Verdict, f.Server().Addr, f.Client().State, f.Server().State, f.ResetBy, f.ActiveCloser}
+		k := groupOf(f)
 		g := idx[k]
 		if g == nil {
 			g = &group{Verdict: f.Verdict}
@@ -206,6 +251,12 @@ func abnormalGroups(flows []*reassembly.Flow) []*group {
 	for g, m := range clients {
 		g.Clients = len(m)
 	}
+	for k, g := range idx {
+		g.Total = len(g.Flows)
+		if d.Totals != nil {
+			g.Total = max(g.Total, d.Totals.groups[k])
+		}
+	}
 	rank := func(v reassembly.Verdict) int {
 		if i := slices.Index(reassembly.Verdicts, v); i >= 0 {
 			return i
@@ -216,7 +267,7 @@ func abnormalGroups(flows []*reassembly.Flow) []*group {
 		if c := cmp.Compare(rank(a.Verdict), rank(b.Verdict)); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(len(b.Flows), len(a.Flows)); c != 0 {
+		if c := cmp.Compare(b.Total, a.Total); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.First().ID, b.First().ID)
@@ -247,12 +298,11 @@ const maxListedIDs = 20
 // IDs lists the group's flow IDs ("#3, #7, and 12 more").
 func (g *group) IDs() string {
 	ids := make([]string, 0, maxListedIDs+1)
-	for j, f := range g.Flows {
-		if j == maxListedIDs {
-			ids = append(ids, fmt.Sprintf("and %d more", len(g.Flows)-j))
-			break
-		}
+	for _, f := range g.Flows[:min(len(g.Flows), maxListedIDs)] {
 		ids = append(ids, fmt.Sprintf("#%d", f.ID))
+	}
+	if more := g.Total - len(ids); more > 0 {
+		ids = append(ids, fmt.Sprintf("and %d more", more))
 	}
 	return strings.Join(ids, ", ")
 }
@@ -290,7 +340,7 @@ func headlines(d *Data, s *Summary, groups []*group) []headline {
 			out = append(out, headline{fmt.Sprintf("SYN_RECV peaked at %d", p.SynRecv.Count), fmt.Sprintf("on %s at %s.", p.Host, stamp(p.SynRecv.At))})
 		}
 	}
-	if n, _ := serverTimeWait(d.Flows); n > 0 {
+	if n, _ := serverTimeWait(d); n > 0 {
 		out = append(out, headline{fmt.Sprintf("The server closed first in %s,", plural(n, "flow")), "leaving TIME_WAIT on the server."})
 	}
 	for _, p := range s.Pressure {

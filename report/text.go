@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -33,17 +34,25 @@ func (t textWriter) Write(d *Data) error {
 	table(w, "lr", append(rows, []string{"total", fmt.Sprint(s.Flows)}))
 
 	ordered := abnormalFirst(d.Flows)
-	if s.Abnormal > 0 {
+	shown := slices.IndexFunc(ordered, func(f *reassembly.Flow) bool { return !f.Verdict.Abnormal() })
+	if shown < 0 {
+		shown = len(ordered)
+	}
+	if shown > 0 {
 		fmt.Fprintf(w, "\nAbnormal flows\n")
-		for _, f := range ordered[:s.Abnormal] {
+		for _, f := range ordered[:shown] {
 			t.flow(f, true)
 		}
 	}
-	if s.Abnormal < len(ordered) {
+	if shown < len(ordered) {
 		fmt.Fprintf(w, "\nOther flows\n")
-		for _, f := range ordered[s.Abnormal:] {
+		for _, f := range ordered[shown:] {
 			t.flow(f, false)
 		}
+	}
+	if s.Omitted > 0 {
+		fmt.Fprintf(w, "\n%s not listed one by one: every count in this report includes them; the JSON output lists every flow.\n",
+			plural(s.Omitted, "more flow"))
 	}
 
 	pt := newPersonTables(s)
@@ -66,6 +75,9 @@ func (t textWriter) capture(s *Summary) {
 	c := s.Capture
 	fmt.Fprintf(w, "  %d packets: %d TCP, %d not TCP, %d undecodable, %d filtered out\n",
 		c.Packets, c.TCP, c.NonTCP, c.Undecodable, c.Filtered)
+	if o := s.OtherHosts; o != nil {
+		fmt.Fprintf(w, "  %s of hosts past the first %d counted together, not per host\n", plural(o.Flows, "flow"), reassembly.MaxCensusHosts)
+	}
 	if c.Evicted > 0 {
 		fmt.Fprintf(w, "  %s evicted from the full flow table (--max-flows): their verdicts are missing\n", plural(int(c.Evicted), "flow"))
 	}

@@ -18,11 +18,13 @@ type writer interface {
 }
 
 // streamer is a format that can be written flow by flow, as flows finish,
-// without holding them (issue 5): Begin, Flow for each flow, End.
+// without holding them (issue 5): Begin, Flow for each flow, End. End gets
+// the Data of the whole capture for what follows the flows (JSON's
+// summary, Zeek's #close); its Flows are not written again.
 type streamer interface {
 	Begin(start time.Time) error
 	Flow(f *reassembly.Flow) error
-	End(end time.Time) error
+	End(d *Data) error
 }
 
 // streamed adapts a streamer to a writer of a whole report.
@@ -37,7 +39,7 @@ func (s streamed) Write(d *Data) error {
 			return err
 		}
 	}
-	return s.s.End(d.End)
+	return s.s.End(d)
 }
 
 // formats is the name → constructor table, in the order Formats lists them;
@@ -49,7 +51,7 @@ var formats = []struct {
 	stream func(w io.Writer) streamer
 }{
 	{"text", newText, nil},
-	{"json", newJSON, nil},
+	{"json", func(w io.Writer) writer { return streamed{newJSON(w)} }, newJSON},
 	{"md", newMarkdown, nil},
 	{"html", newHTML, nil},
 	{"csv", func(w io.Writer) writer { return streamed{newCSV(w)} }, newCSV},
@@ -93,7 +95,8 @@ type Stream struct {
 }
 
 // Streamable reports whether format can be written by a Stream. The
-// formats with a summary (text, json, md, html) need every flow first.
+// formats for a person (text, md, html) group and order flows, so they
+// need the flows first; JSON's summary comes after its flows.
 func Streamable(format string) bool {
 	for _, f := range formats {
 		if f.name == format {
@@ -116,7 +119,7 @@ func NewStream(w io.Writer, format string, start time.Time) (*Stream, error) {
 			return s, nil
 		}
 	}
-	return nil, fmt.Errorf("format %q cannot be streamed (streamable: csv, zeek)", format)
+	return nil, fmt.Errorf("format %q cannot be streamed (streamable: json, csv, zeek)", format)
 }
 
 // Flow writes one finished flow.
@@ -127,10 +130,17 @@ func (s *Stream) Flow(f *reassembly.Flow) error {
 	return nil
 }
 
-// Close ends the report at the capture's last packet end and flushes it.
-// It does not close the underlying writer.
-func (s *Stream) Close(end time.Time) error {
-	if err := s.s.End(end); err != nil {
+// Close ends a CSV or Zeek report at the capture's last packet end and
+// flushes it. It does not close the underlying writer. A JSON report needs
+// Finish.
+func (s *Stream) Close(end time.Time) error { return s.Finish(&Data{End: end}) }
+
+// Finish ends the report with what follows the flows, computed from d
+// (whose Flows are not written again: JSON's summary reads d.Totals and
+// d.Census, or d.Flows when they are absent), and flushes it. It does not
+// close the underlying writer.
+func (s *Stream) Finish(d *Data) error {
+	if err := s.s.End(d); err != nil {
 		return err
 	}
 	return s.w.Flush()

@@ -84,8 +84,8 @@ func (z *zeekWriter) Flow(f *reassembly.Flow) error {
 }
 
 // End writes the #close line.
-func (z *zeekWriter) End(end time.Time) error {
-	_, err := fmt.Fprintf(z.w, "#close\t%s\n", zeekStamp(end))
+func (z *zeekWriter) End(d *Data) error {
+	_, err := fmt.Fprintf(z.w, "#close\t%s\n", zeekStamp(d.End))
 	return err
 }
 
