@@ -157,3 +157,53 @@ func TestAdvanceIsNotAPacket(t *testing.T) {
 		tab.Close(at(61))
 	}
 }
+
+// OnSettled tells a running view of a flow's verdict as soon as both ends
+// are closed, once, while the flow itself stays in the table for stray
+// packets and is emitted, once, when its linger runs out.
+func TestOnSettled(t *testing.T) {
+	var flows []*reassembly.Flow
+	var settled []reassembly.Settled
+	tab := reassembly.NewTable(reassembly.DefaultConfig(), func(f *reassembly.Flow) { flows = append(flows, f) })
+	tab.OnSettled(func(s reassembly.Settled) { settled = append(settled, s) })
+	segs := []capture.Segment{
+		seg(0, true, capture.SYN, 1000, 0, 0),
+		seg(0.001, false, capture.SYN|capture.ACK, 5000, 1001, 0),
+		seg(0.002, true, capture.ACK, 1001, 5001, 0),
+		seg(0.003, true, capture.PSH|capture.ACK, 1001, 5001, 100),
+		seg(0.004, false, capture.RST, 5001, 0, 0),
+		seg(0.005, true, capture.PSH|capture.ACK, 1101, 5001, 100), // in flight when the RST came
+		seg(0.006, false, capture.RST, 5001, 0, 0),                 // and answered again
+	}
+	for i := range segs {
+		segs[i].Index = uint64(i + 1)
+		tab.Add(&segs[i])
+		if want := min(i/4, 1); len(settled) != want {
+			t.Fatalf("after packet %d: %d flows settled, want %d", i+1, len(settled), want)
+		}
+	}
+	s := settled[0]
+	if s.Verdict != reassembly.Reset || s.Client != advClient || s.Server != advServer || s.FirstIndex != segs[0].Index ||
+		s.Time != time.Unix(0, at(0.004)).UTC() || !strings.Contains(s.Reason, "RST from the server") {
+		t.Errorf("settled %+v, want a reset of %v -> %v at the RST", s, advClient, advServer)
+	}
+	if len(flows) != 0 {
+		t.Fatalf("%d flows emitted before the linger ran out", len(flows))
+	}
+	tab.Advance(at(61))
+	if len(flows) != 1 || len(settled) != 1 || flows[0].Verdict != s.Verdict || flows[0].FirstIndex != s.FirstIndex {
+		t.Errorf("after the linger: %d flows emitted, %d settled; want the settled flow emitted once", len(flows), len(settled))
+	}
+
+	// A flow still open at Close never settles: Close emits it.
+	settled = settled[:0]
+	for i := range segs[:4] {
+		s := segs[i]
+		s.Time += int64(100 * time.Second)
+		tab.Add(&s)
+	}
+	tab.Close(at(200))
+	if len(settled) != 0 {
+		t.Errorf("an open flow settled: %+v", settled)
+	}
+}

@@ -108,6 +108,14 @@ func (c *conn) handshake() Handshake {
 	return HandshakeNotSeen
 }
 
+// verdictNow gives the verdict the flow would have if it were finalized at
+// at, without finalizing it. Whatever it sets in the Flow on the way
+// (Handshake, ResetBy), finalize sets again.
+func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
+	c.f.Handshake = c.handshake()
+	return c.verdict(at, cfg)
+}
+
 // verdict gives the flow's one verdict and its evidence, as of instant at.
 // The order of the checks is the precedence: a RST decides first (refused,
 // half_open when it answered retransmissions into silence, else reset),

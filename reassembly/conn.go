@@ -57,6 +57,7 @@ type conn struct {
 	backwards      uint64
 	maxBack        int64
 	finishedBy     string // why the flow left the table early, for Notes
+	settled        bool   // Table.OnSettled was told of it
 }
 
 // rstInfo is the first RST that was accepted (in window).

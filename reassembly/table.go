@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
 )
@@ -56,6 +57,8 @@ type Table struct {
 	seen   bool
 	stats  TableStats
 	census *census
+	// settled, when set, is told of each flow as it settles (OnSettled).
+	settled func(Settled)
 }
 
 // NewTable returns an empty flow table. emit is called exactly once per
@@ -175,6 +178,38 @@ func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 	}
 }
 
+// Settled is a flow whose verdict is decided before the flow is emitted:
+// both its ends are CLOSED or in TIME_WAIT (it was reset, refused, or
+// closed by FINs both ways), so no packet can change how it ended, but it
+// stays in the table for the TIME_WAIT period to absorb stray packets and
+// is emitted only then. A running view can show the verdict at once.
+type Settled struct {
+	// FirstIndex identifies the flow: the Flow emitted later has the same.
+	FirstIndex     uint64
+	Client, Server netip.AddrPort
+	// Verdict and Reason are those of the Flow emitted later. (A stray
+	// packet may still add to the byte counts a Reason quotes.)
+	Verdict Verdict
+	Reason  string
+	// Time is when the flow settled: the packet that closed its last end.
+	Time time.Time
+}
+
+// OnSettled makes the table call fn once for each flow as it settles (see
+// Settled), from inside Add. It changes nothing of emit: every flow is
+// still emitted exactly once, when it is final. Flows that never settle
+// (open, half closed, expired idle, evicted, or left at Close) are only
+// emitted. Without it, settling costs nothing.
+func (t *Table) OnSettled(fn func(Settled)) { t.settled = fn }
+
+// settle tells OnSettled's receiver that c settled.
+func (t *Table) settle(c *conn) {
+	c.settled = true
+	v, why := c.verdictNow(c.last, &t.cfg)
+	t.settled(Settled{FirstIndex: c.f.FirstIndex, Client: c.f.Ends[Client].Addr, Server: c.f.Ends[Server].Addr,
+		Verdict: v, Reason: why, Time: nanoTime(c.last)})
+}
+
 // linger is how long a finished flow is kept for stray packets.
 func (t *Table) linger() int64 { return max(int64(t.cfg.TimeWait), 0) }
 
@@ -232,6 +267,9 @@ func (t *Table) touch(c *conn) {
 	}
 	if l.tail == c {
 		return // the common case: the same flow again
+	}
+	if l == &t.done && c.list != l && t.settled != nil && !c.settled {
+		t.settle(c)
 	}
 	c.list.remove(c)
 	l.pushBack(c)
