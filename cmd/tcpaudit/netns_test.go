@@ -541,6 +541,19 @@ func (s *scene) expectations(rep e2eReport, srvTruth, cliTruth sockets) []realEx
 	return want
 }
 
+// dialAndReset connects from host to srv, exchanges one request and ends
+// the connection with a RST (SO_LINGER 0).
+func dialAndReset(t *testing.T, host netnsHost, srv netip.AddrPort) {
+	t.Helper()
+	c, err := host.dial(context.Background(), netip.AddrPort{}, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request(t, c)
+	c.SetLinger(0)
+	c.Close()
+}
+
 // testLiveControls checks the ways a live capture stops (--duration, -c,
 // SIGTERM), each still writing the report, and the --every running view.
 func testLiveControls(t *testing.T, lab *netnsLab) {
@@ -579,13 +592,7 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 			<-stopped
 			busy.Close()
 		}()
-		rst, err := lab.cli.dial(context.Background(), netip.AddrPort{}, srv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		request(t, rst)
-		rst.SetLinger(0)
-		rst.Close()
+		dialAndReset(t, lab.cli, srv)
 		p.wait(t, "with --duration 2s")
 		view := p.errors()
 		if n := strings.Count(view, "\n--- "); n < 3 {
@@ -604,6 +611,40 @@ func testLiveControls(t *testing.T, lab *netnsLab) {
 		}
 		if verdicts["reset"] != 1 || verdicts["open"] != 1 {
 			t.Errorf("report after --duration: verdicts %v, want one reset and one open", verdicts)
+		}
+	})
+
+	// On a quiet link no packet moves the table's clock: the wall clock
+	// must, so that a TIME_WAIT runs out during the capture, and a reset is
+	// listed as soon as it happens, not a TIME_WAIT period later.
+	t.Run("quiet link: TIME_WAIT runs out", func(t *testing.T) {
+		const port = 7108
+		srv := netip.AddrPortFrom(lab.srv.v4, port)
+		serveConns(lab.srv.listen(t, srv), -1, pingThenDrain)
+		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", fmt.Sprintf("tcp port %d", port),
+			"--duration", "2.5s", "--every", "250ms", "--time-wait", "300ms", "--format", "json", "-o", filepath.Join(t.TempDir(), "r.json"))
+		pingConns(t, lab.cli, srv, 1)
+		p.wait(t, "with --duration 2.5s")
+		views := strings.Split(p.errors(), "\n--- ")
+		last := views[len(views)-1]
+		if !strings.Contains(p.errors(), "TIME_WAIT 1") || strings.Contains(last, "TIME_WAIT") || !strings.Contains(last, "1 finished flow,") {
+			t.Errorf("running views on a quiet link: want the client's TIME_WAIT, then, 300ms (+1s of clock lag) later, the flow finished:\n%s", p.errors())
+		}
+	})
+
+	t.Run("quiet link: a reset is listed at once", func(t *testing.T) {
+		const port = 7109
+		srv := netip.AddrPortFrom(lab.srv.v4, port)
+		serveConns(lab.srv.listen(t, srv), -1, pingPong)
+		p := startCapture(t, lab.srv.ns, lab.bin, "-i", lab.srv.iface, "-f", fmt.Sprintf("tcp port %d", port),
+			"--duration", "1.5s", "--every", "250ms", "--format", "json", "-o", filepath.Join(t.TempDir(), "r.json"))
+		dialAndReset(t, lab.cli, srv)
+		p.wait(t, "with --duration 1.5s")
+		// The flow lingers 60 s in the table for stray packets; the view
+		// lists it when it settles, once.
+		view := p.errors()
+		if n := len(regexp.MustCompile(`(?m)^\s+reset\s+`).FindAllString(view, -1)); n != 1 {
+			t.Errorf("the reset is listed %d times in the running views, want once, well before the TIME_WAIT period:\n%s", n, view)
 		}
 	})
 
