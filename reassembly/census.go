@@ -29,7 +29,7 @@ import (
 // (a SYN flood from a million spoofed sources), further hosts are counted
 // together in Census.Others, so that memory stays bounded whatever the
 // traffic.
-const MaxCensusHosts = 1 << 16
+const MaxCensusHosts = 1 << 15
 
 // Bounds of the states-over-time series.
 const (

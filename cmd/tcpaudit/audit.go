@@ -15,30 +15,149 @@ import (
 )
 
 // audit is one run of the pipeline: a source of segments feeding the flow
-// table, whose finished flows are collected for the writers.
+// table, whose finished flows are handed to the report as they are
+// emitted, so that memory does not grow with the length of the capture
+// (issue 5):
+//   - json, csv and zeek write each flow to the output at once (a Stream)
+//     and keep none;
+//   - text, md and html keep the flows they show in detail (retention) and
+//     count the rest;
+//   - totals, the table's state census and the evidence selection are
+//     counted for every flow.
 type audit struct {
 	o     *options
 	src   *capture.Source
 	table *reassembly.Table
-	flows []*reassembly.Flow
+	// flows are the flows kept for the report, totals count them all.
+	flows  []*reassembly.Flow
+	totals *report.Totals
+	keep   retention
+	// out is the streamed report, nil for the formats that need the flows
+	// first; outErr is its first write error.
+	out    *output
+	outErr error
+	// evidence collects the flows --evidence asks for; nil without it.
+	evidence *report.Evidence
 
 	first, last int64 // capture time bounds, Unix ns
 	segs        int64
 	// onFlow, when set, sees each finished flow as it is emitted (the live
 	// view uses it for "abnormal endings since the last tick").
 	onFlow func(*reassembly.Flow)
+	// onQuiet, when set, runs when a live source had no packet within its
+	// poll interval (the live capture moves the table's clock with it).
+	onQuiet func()
 }
 
-func newAudit(o *options, src *capture.Source) *audit {
-	a := &audit{o: o, src: src}
-	a.table = reassembly.NewTable(o.cfg, func(f *reassembly.Flow) {
-		a.flows = append(a.flows, f)
-		if a.onFlow != nil {
-			a.onFlow(f)
-		}
-	})
-	return a
+// Retention bounds of the formats for a person. Alike abnormal flows are
+// grouped into one finding whatever their number, so a thousand of each
+// verdict are examples enough; normal flows are kept up to the rows the
+// HTML flow table shows.
+const (
+	keepPerVerdict = 1000
+	keepNormal     = 5000
+)
+
+// retention decides which flows a report for a person keeps in detail.
+type retention struct {
+	all    bool // a streamed format keeps none; a Data for tests keeps all
+	byVerd map[reassembly.Verdict]int
+	normal int
 }
+
+// take reports whether f is kept, counting it if so.
+func (r *retention) take(f *reassembly.Flow) bool {
+	if r.all {
+		return true
+	}
+	if f.Verdict.Abnormal() {
+		if r.byVerd[f.Verdict] >= keepPerVerdict {
+			return false
+		}
+		r.byVerd[f.Verdict]++
+		return true
+	}
+	if r.normal >= keepNormal {
+		return false
+	}
+	r.normal++
+	return true
+}
+
+// newAudit prepares a run: it parses the evidence selection and, for a
+// streamable format, opens the output, so that no flow has to wait for
+// the end of the capture.
+func newAudit(o *options, src *capture.Source, stdout io.Writer) (*audit, error) {
+	a := &audit{o: o, src: src, totals: report.NewTotals(), keep: retention{byVerd: make(map[reassembly.Verdict]int)}}
+	if o.evidence != "" {
+		e, err := evidenceSelection(o)
+		if err != nil {
+			return nil, err
+		}
+		a.evidence = e
+	}
+	a.table = reassembly.NewTable(o.cfg, a.emitted)
+	if o.at != "" {
+		// checkReportOptions rejected a bad --at before the capture.
+		if at, ok := censusInstant(o.at); ok {
+			a.table.SetCensusAt(at)
+		}
+	}
+	if report.Streamable(o.format) {
+		out, err := openOutput(o, stdout)
+		if err != nil {
+			return nil, err
+		}
+		a.out = out
+	}
+	return a, nil
+}
+
+// emitted takes each flow the table finishes.
+func (a *audit) emitted(f *reassembly.Flow) {
+	kept := false
+	switch {
+	case a.out != nil:
+		if a.outErr == nil {
+			a.outErr = a.streamFlow(f)
+		}
+		kept = true // written whole
+	case a.keep.take(f):
+		a.flows = append(a.flows, f)
+		kept = true
+	}
+	a.totals.Add(f, kept)
+	if a.evidence != nil {
+		a.evidence.Add(f)
+	}
+	if a.onFlow != nil {
+		a.onFlow(f)
+	}
+}
+
+// streamFlow writes f to the streamed report, beginning it if need be.
+func (a *audit) streamFlow(f *reassembly.Flow) error {
+	if err := a.beginStream(time.Unix(0, a.first).UTC()); err != nil {
+		return err
+	}
+	return a.out.stream.Flow(f)
+}
+
+// beginStream begins the streamed report once, at the capture's start.
+func (a *audit) beginStream(start time.Time) error {
+	if a.out.stream != nil {
+		return nil
+	}
+	s, err := report.NewStream(a.out.w, a.o.format, start)
+	if err != nil {
+		return err
+	}
+	a.out.stream = s
+	return nil
+}
+
+// finished is the number of flows the table has emitted.
+func (a *audit) finished() int { return a.totals.Flows }
 
 // feed reads segments until the source ends, the -c count is reached or
 // stop returns true. It returns the source's error, if any, other than EOF.
@@ -56,6 +175,9 @@ func (a *audit) feed(stop func() bool) error {
 			return nil
 		}
 		if err == capture.ErrNoPacket {
+			if a.onQuiet != nil {
+				a.onQuiet()
+			}
 			continue // a quiet live link: check stop again
 		}
 		if err != nil {
@@ -81,6 +203,8 @@ func (a *audit) data(inputs []string) *report.Data {
 	d := &report.Data{
 		Inputs: inputs,
 		Flows:  a.flows,
+		Census: a.table.Census(),
+		Totals: a.totals,
 		Config: a.o.cfg,
 		Capture: report.CaptureStats{
 			Packets:     st.Packets,
@@ -114,7 +238,17 @@ func runFiles(o *options, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer src.Close()
 
-	a := newAudit(o, src)
+	// Checked before any flow is written: a streamed report has begun
+	// before finish could reject them.
+	if err := checkReportOptions(o); err != nil {
+		complain(stderr, "%v", err)
+		return exitBadInput
+	}
+	a, err := newAudit(o, src, stdout)
+	if err != nil {
+		complain(stderr, "%v", err)
+		return exitBadInput
+	}
 	bar := newProgress(o, src, stderr)
 	readErr := a.feed(bar.tick)
 	bar.finish()
@@ -124,7 +258,7 @@ func runFiles(o *options, stdin io.Reader, stdout, stderr io.Writer) int {
 		// damage, and says where the damage is.
 		d.Warnings = append(d.Warnings, "input damaged, report covers packets before it: "+readErr.Error())
 	}
-	code := finish(o, d, stdout, stderr)
+	code := a.finish(d, stdout, stderr)
 	if readErr != nil {
 		complain(stderr, "%v", readErr)
 		return exitBadInput
@@ -163,14 +297,19 @@ func spoolStdinIfNeeded(o *options, stdin io.Reader) (cleanup func(), err error)
 
 // finish writes the report, the evidence file and applies the --fail-on
 // gate. It is shared by file and live mode so that both end the same way.
-func finish(o *options, d *report.Data, stdout, stderr io.Writer) int {
+func (a *audit) finish(d *report.Data, stdout, stderr io.Writer) int {
+	o := a.o
+	fail := func(format string, args ...any) int {
+		a.out.discard()
+		complain(stderr, format, args...)
+		return exitBadInput
+	}
 	// validate() already checked the range.
 	d.Ephemeral, _ = report.ParsePortRange(o.ephemeral)
 	if o.at != "" {
 		at, err := parseAt(o.at, d.Start)
 		if err != nil {
-			complain(stderr, "--at: %v", err)
-			return exitBadInput
+			return fail("--at: %v", err)
 		}
 		d.At = at
 	}
@@ -178,21 +317,18 @@ func finish(o *options, d *report.Data, stdout, stderr io.Writer) int {
 	if o.failOn != "" {
 		g, err := report.ParseGate(o.failOn)
 		if err != nil {
-			complain(stderr, "--fail-on: %v", err)
-			return exitBadInput
+			return fail("--fail-on: %v", err)
 		}
 		gate = g
 	}
 	if o.evidence != "" {
 		d.EvidenceFile = o.evidence
-		if err := writeEvidence(o, d); err != nil {
-			complain(stderr, "%v", err)
-			return exitBadInput
+		if err := writeEvidence(o, a.evidence); err != nil {
+			return fail("%v", err)
 		}
 	}
-	if err := writeReport(o, d, stdout); err != nil {
-		complain(stderr, "%v", err)
-		return exitBadInput
+	if err := a.writeReport(d, stdout); err != nil {
+		return fail("%v", err)
 	}
 	if o.failOn != "" {
 		if failed, why := gate.Check(d); failed {
@@ -205,42 +341,112 @@ func finish(o *options, d *report.Data, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func writeReport(o *options, d *report.Data, stdout io.Writer) error {
-	if o.output == "" || o.output == "-" {
-		return report.Write(stdout, o.format, d)
+// writeReport ends the streamed report, or writes the whole report of a
+// format that needed the flows first.
+func (a *audit) writeReport(d *report.Data, stdout io.Writer) error {
+	if a.out != nil {
+		if a.outErr != nil {
+			return fmt.Errorf("writing report %s: %w", a.out.name(), a.outErr)
+		}
+		if err := a.beginStream(d.Start); err != nil {
+			return fmt.Errorf("writing report %s: %w", a.out.name(), err)
+		}
+		if err := a.out.stream.Finish(d); err != nil {
+			return fmt.Errorf("writing report %s: %w", a.out.name(), err)
+		}
+		return a.out.commit()
 	}
-	// Write beside the target and rename, so that an interrupted run never
-	// leaves half a report where a whole one is expected.
-	tmp := o.output + ".tmp"
-	f, err := os.Create(tmp)
+	out, err := openOutput(a.o, stdout)
 	if err != nil {
-		return fmt.Errorf("writing report: %w", err)
+		return err
 	}
-	if err := report.Write(f, o.format, d); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("writing report %s: %w", o.output, err)
+	if err := report.Write(out.w, a.o.format, d); err != nil {
+		out.discard()
+		return fmt.Errorf("writing report %s: %w", out.name(), err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing report %s: %w", o.output, err)
+	return out.commit()
+}
+
+// output is where the report goes: standard output, or beside the target
+// file (FILE.tmp) until commit renames it into place, so that an
+// interrupted run never leaves half a report where a whole one is
+// expected.
+type output struct {
+	w      io.Writer
+	file   *os.File // nil for standard output
+	target string
+	// stream is the streamed report, begun at the first flow, when the
+	// capture's start (Zeek's #open) is known.
+	stream *report.Stream
+}
+
+func openOutput(o *options, stdout io.Writer) (*output, error) {
+	out := &output{w: stdout}
+	if o.output != "" && o.output != "-" {
+		f, err := os.Create(o.output + ".tmp")
+		if err != nil {
+			return nil, fmt.Errorf("writing report: %w", err)
+		}
+		out.w, out.file, out.target = f, f, o.output
 	}
-	return os.Rename(tmp, o.output)
+	return out, nil
+}
+
+func (out *output) name() string {
+	if out.file == nil {
+		return "to standard output"
+	}
+	return out.target
+}
+
+// commit puts a whole report in place.
+func (out *output) commit() error {
+	if out.file == nil {
+		return nil
+	}
+	if err := out.file.Close(); err != nil {
+		os.Remove(out.file.Name())
+		return fmt.Errorf("writing report %s: %w", out.target, err)
+	}
+	return os.Rename(out.file.Name(), out.target)
+}
+
+// discard removes a report that will not be whole. It does nothing for
+// standard output or a nil output.
+func (out *output) discard() {
+	if out == nil || out.file == nil {
+		return
+	}
+	out.file.Close()
+	os.Remove(out.file.Name())
 }
 
 // parseAt accepts an RFC 3339 time or an offset from the capture start
 // ("12.5s", "2m").
 func parseAt(s string, start time.Time) (time.Time, error) {
+	at, ok := censusInstant(s)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor an offset like 12.5s", s)
+	}
+	if at.Relative {
+		return start.Add(at.Offset), nil
+	}
+	return at.Time, nil
+}
+
+// censusInstant reads --at as the census takes it: an absolute time, or an
+// offset from the first packet.
+func censusInstant(s string) (reassembly.Instant, bool) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+		return reassembly.Instant{Time: t}, true
 	}
 	if d, err := time.ParseDuration(s); err == nil {
-		return start.Add(d), nil
+		return reassembly.Instant{Offset: d, Relative: true}, true
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		return start.Add(time.Duration(f * float64(time.Second))), nil
+		return reassembly.Instant{Offset: time.Duration(f * float64(time.Second)), Relative: true}, true
 	}
-	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor an offset like 12.5s", s)
+	return reassembly.Instant{}, false
 }
 
 // parseList splits a comma-separated flag value, dropping empty items.

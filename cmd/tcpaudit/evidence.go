@@ -11,16 +11,14 @@ import (
 	"github.com/tcpaudit/tcpaudit/report"
 )
 
-// writeEvidence makes a second pass over the inputs and copies the packets
-// of the selected flows, untouched, into a pcapng file a reviewer can open in
-// Wireshark. Packet numbers (capture.Segment.Index) are stable between the
-// passes because both read the same files with the same filter.
-func writeEvidence(o *options, d *report.Data) error {
+// evidenceSelection reads --evidence-verdicts and --evidence-flows into
+// the collection of flows whose packets go to the evidence file.
+func evidenceSelection(o *options) (*report.Evidence, error) {
 	var verdicts []reassembly.Verdict
 	for _, name := range parseList(o.evidenceVerdicts) {
 		var v reassembly.Verdict
 		if err := v.UnmarshalText([]byte(name)); err != nil {
-			return fmt.Errorf("--evidence-verdicts: %w", err)
+			return nil, fmt.Errorf("--evidence-verdicts: %w", err)
 		}
 		verdicts = append(verdicts, v)
 	}
@@ -28,11 +26,19 @@ func writeEvidence(o *options, d *report.Data) error {
 	for _, s := range parseList(o.evidenceFlows) {
 		id, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return fmt.Errorf("--evidence-flows: %q is not a flow id", s)
+			return nil, fmt.Errorf("--evidence-flows: %q is not a flow id", s)
 		}
 		ids = append(ids, id)
 	}
-	keep := report.EvidenceSelector(d, verdicts, ids)
+	return report.NewEvidence(verdicts, ids), nil
+}
+
+// writeEvidence makes a second pass over the inputs and copies the packets
+// of the selected flows, untouched, into a pcapng file a reviewer can open in
+// Wireshark. Packet numbers (capture.Segment.Index) are stable between the
+// passes because both read the same files with the same filter.
+func writeEvidence(o *options, e *report.Evidence) error {
+	keep := e.Selector()
 
 	src, err := capture.OpenFiles(o.inputs, capture.Options{Filter: o.filter})
 	if err != nil {
