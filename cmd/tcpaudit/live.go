@@ -30,6 +30,15 @@ const liveIdleTimeout = time.Hour
 // interval, so that whatever was queued at Ctrl-C is read.
 const liveDrain = capture.DefaultPoll + 50*time.Millisecond
 
+// liveClockLag is how far behind the wall clock a quiet live capture moves
+// the flow table's clock. Packets are stamped by the kernel (the same
+// realtime clock as time.Now) but handed over up to a poll interval later,
+// and the kernel ring holds well under a second of a busy link, so a packet
+// read after the clock moved is never older than this: no flow is expired
+// while a packet of it still waits in the ring. Timers are tens of
+// seconds, so a second late does not matter.
+const liveClockLag = time.Second
+
 // listInterfaces prints the interfaces live capture can use, numbered as
 // tcpdump -D numbers them, with their state and addresses.
 func listInterfaces(stdout, stderr io.Writer) int {
@@ -123,18 +132,29 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 	}
 	var view *liveView
 	if o.every > 0 {
-		view = &liveView{a: a, live: live, w: stderr, every: o.every, next: start.Add(o.every), since: start}
+		view = &liveView{a: a, live: live, w: stderr, every: o.every, next: start.Add(o.every), since: start,
+			shown: map[uint64]reassembly.Verdict{}}
 		a.onFlow = view.onFlow
+		a.table.OnSettled(view.onSettled)
 	}
 	// The stop check runs on the capture goroutine, after every packet and
 	// every quiet poll interval, so the running view reads the flow table
 	// without locks.
 	nextFlush := start.Add(time.Second)
+	var read uint64 // packets read at the previous check
 	readErr := a.feed(func() bool {
 		if stopping.Load() {
 			return true
 		}
 		now := time.Now()
+		if n := src.Stats().Packets; n == read {
+			// A quiet poll interval: no packet moves the table's clock,
+			// so the wall clock does, and TIME_WAIT, linger and idle
+			// timers run out on time.
+			advanceTable(a.table, now)
+		} else {
+			read = n
+		}
 		if view != nil && !now.Before(view.next) {
 			view.tick(now)
 		}
@@ -197,10 +217,21 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 	return code
 }
 
+// advanceTable moves the table's clock to the wall clock now, less
+// liveClockLag.
+func advanceTable(t *reassembly.Table, now time.Time) {
+	t.Advance(now.Add(-liveClockLag).UnixNano())
+}
+
 // liveView prints the running view of --every on stderr: how many sockets
 // each host has in each state now, then the abnormal endings since the last
 // tick. It runs on the capture goroutine, between packets, so it reads the
 // flow table without locks.
+//
+// An abnormal ending is listed as soon as the flow settles (a reset or a
+// refusal closes both ends), not a TIME_WAIT period later when the table
+// lets go of it; it is listed once, unless the flow is emitted with
+// another verdict than it settled with.
 type liveView struct {
 	a     *audit
 	live  *capture.Live
@@ -208,12 +239,36 @@ type liveView struct {
 	every time.Duration
 	next  time.Time
 	since time.Time
-	ended []*reassembly.Flow // abnormal endings since the last tick
+	ended []ending // abnormal endings since the last tick
+	// shown holds the verdicts of settled flows already listed, by
+	// FirstIndex, until the table emits them: at most the flows the
+	// table holds.
+	shown map[uint64]reassembly.Verdict
+}
+
+// ending is one line of the running view's abnormal endings.
+type ending struct {
+	verdict        reassembly.Verdict
+	client, server netip.AddrPort
+	reason         string
+}
+
+func (v *liveView) onSettled(s reassembly.Settled) {
+	if s.Verdict.Abnormal() {
+		v.ended = append(v.ended, ending{s.Verdict, s.Client, s.Server, s.Reason})
+		v.shown[s.FirstIndex] = s.Verdict
+	}
 }
 
 func (v *liveView) onFlow(f *reassembly.Flow) {
+	if was, ok := v.shown[f.FirstIndex]; ok {
+		delete(v.shown, f.FirstIndex)
+		if was == f.Verdict {
+			return
+		}
+	}
 	if f.Verdict.Abnormal() {
-		v.ended = append(v.ended, f)
+		v.ended = append(v.ended, ending{f.Verdict, f.Client().Addr, f.Server().Addr, f.Reason})
 	}
 }
 
@@ -232,6 +287,7 @@ func (v *liveView) tick(now time.Time) {
 		states map[reassembly.State]int
 		total  int
 	}
+	advanceTable(v.a.table, now)
 	rows := map[netip.Addr]*hostRow{}
 	v.a.table.States(func(addr netip.AddrPort, st reassembly.State) {
 		if st == reassembly.Unknown || st == reassembly.Closed {
@@ -284,7 +340,7 @@ func (v *liveView) tick(now time.Time) {
 				fmt.Fprintf(&b, "    ... and %d more\n", len(v.ended)-i)
 				break
 			}
-			fmt.Fprintf(&b, "    %-19s %s -> %s  %s\n", f.Verdict, f.Client().Addr, f.Server().Addr, f.Reason)
+			fmt.Fprintf(&b, "    %-19s %s -> %s  %s\n", f.verdict, f.client, f.server, f.reason)
 		}
 	}
 	io.WriteString(v.w, b.String())
