@@ -44,9 +44,6 @@ type audit struct {
 	// onFlow, when set, sees each finished flow as it is emitted (the live
 	// view uses it for "abnormal endings since the last tick").
 	onFlow func(*reassembly.Flow)
-	// onQuiet, when set, runs when a live source had no packet within its
-	// poll interval (the live capture moves the table's clock with it).
-	onQuiet func()
 }
 
 // Retention bounds of the formats for a person. Alike abnormal flows are
@@ -175,9 +172,6 @@ func (a *audit) feed(stop func() bool) error {
 			return nil
 		}
 		if err == capture.ErrNoPacket {
-			if a.onQuiet != nil {
-				a.onQuiet()
-			}
 			continue // a quiet live link: check stop again
 		}
 		if err != nil {
