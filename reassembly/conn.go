@@ -160,6 +160,12 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 		s.sentAt(t)
 		return
 	}
+	if fl.Has(capture.SYN) && !fl.Has(capture.ACK) {
+		// A SYN solicits a SYN-ACK: Linux in SYN-RECEIVED answers a
+		// retransmitted SYN with a SYN-ACK identical to the one its timer
+		// sent a moment before. That one is an answer, not a copy.
+		r.lastSig.valid = false
+	}
 	if fl.Has(capture.RST) {
 		c.onRST(seg, from, t)
 		s.sentAt(t)
