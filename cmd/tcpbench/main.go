@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -119,6 +120,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "tcpbench: %s: %d packets, %.0f MB\n", path, cs.packets, float64(cs.bytes)/1e6)
 
+	loadBefore := loadAverage()
 	rows := []row{}
 	for _, t := range tools(tcpaudit, path, p.peers) {
 		if _, err := exec.LookPath(t.Args[0]); err != nil {
@@ -134,6 +136,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		rows = append(rows, row{tool: t, result: r})
 	}
+	fmt.Fprintf(stdout, "%d CPUs (GOMAXPROCS %d), load average %s before, %s after the runs\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), loadBefore, loadAverage())
 	printTable(stdout, rows, cs, p.markdown)
 	printTargets(stdout, rows, cs)
 
@@ -159,7 +163,7 @@ func tools(tcpaudit, path string, peers bool) []tool {
 		{Name: "tcpaudit (text)", Args: []string{tcpaudit, path}},
 		// One core: the Go scheduler runs at most one thread of Go code, so
 		// the sharded pipeline gains nothing from the second core.
-		{Name: "tcpaudit json, GOMAXPROCS=1", Args: []string{tcpaudit, "--format", "json", path}, Env: []string{"GOMAXPROCS=1"}},
+		{Name: "tcpaudit (text), GOMAXPROCS=1", Args: []string{tcpaudit, path}, Env: []string{"GOMAXPROCS=1"}, OneCore: true},
 	}
 	if peers {
 		ts = append(ts,
@@ -168,6 +172,19 @@ func tools(tcpaudit, path string, peers bool) []tool {
 		)
 	}
 	return ts
+}
+
+// loadAverage returns the one-minute load average, which says whether
+// other work shared the machine during the runs ("?" where unknown).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // moduleRoot finds the directory holding go.mod, from the working directory

@@ -18,6 +18,9 @@ type tool struct {
 	Name string
 	// Peer is true for the tools tcpaudit is compared against.
 	Peer bool
+	// OneCore is true for the run limited to one core, which the
+	// packets-per-second target is about.
+	OneCore bool
 	// Args is the command line, with the capture path already in place.
 	Args []string
 	// Env holds extra environment variables (GOMAXPROCS=1).

@@ -21,15 +21,12 @@ const (
 	targetVsTshark   = 25  // times faster than tshark
 )
 
-// reference is the row ratios are taken against: the first tcpaudit row,
-// which uses every core.
-func reference(rows []row) (row, bool) {
-	for _, r := range rows {
-		if !r.tool.Peer {
-			return r, true
-		}
+// target returns the speed-up issue 5 asks for over a peer.
+func target(peer tool) float64 {
+	if peer.Args[0] == "tcptrace" {
+		return targetVsTcptrace
 	}
-	return row{}, false
+	return targetVsTshark
 }
 
 func pps(packets uint64, d time.Duration) float64 {
@@ -39,26 +36,38 @@ func pps(packets uint64, d time.Duration) float64 {
 	return float64(packets) / d.Seconds()
 }
 
+// speedup is how many times longer peer took than r.
+func speedup(peer, r row) float64 { return peer.result.Wall.Seconds() / r.result.Wall.Seconds() }
+
 // printTable prints one line per tool: wall, CPU, peak RSS, throughput and,
-// for peers, how many times longer they took than tcpaudit.
+// for tcpaudit's rows, how many times longer each peer took on the file.
 func printTable(w io.Writer, rows []row, cs captureSize, markdown bool) {
-	ref, _ := reference(rows)
-	header := []string{"tool", "wall", "CPU", "peak RSS", "packets/s", "MB/s", "peer wall / tcpaudit wall"}
+	header := []string{"tool", "wall", "CPU", "peak RSS", "packets/s", "MB/s"}
+	var peers []row
+	for _, r := range rows {
+		if r.tool.Peer {
+			peers = append(peers, r)
+			header = append(header, r.tool.Args[0]+" wall / this")
+		}
+	}
 	lines := [][]string{}
 	for _, r := range rows {
-		ratio := ""
-		if r.tool.Peer && ref.result.Wall > 0 {
-			ratio = fmt.Sprintf("%.1f×", r.result.Wall.Seconds()/ref.result.Wall.Seconds())
-		}
-		lines = append(lines, []string{
+		l := []string{
 			r.tool.Name,
 			fmt.Sprintf("%.2f s", r.result.Wall.Seconds()),
 			fmt.Sprintf("%.2f s", r.result.CPU.Seconds()),
 			fmt.Sprintf("%.0f MB", float64(r.result.MaxRSSKB)/1024),
 			fmt.Sprintf("%.2fM", pps(cs.packets, r.result.Wall)/1e6),
 			fmt.Sprintf("%.0f", float64(cs.bytes)/1e6/r.result.Wall.Seconds()),
-			ratio,
-		})
+		}
+		for _, p := range peers {
+			if r.tool.Peer {
+				l = append(l, "")
+			} else {
+				l = append(l, fmt.Sprintf("%.1f×", speedup(p, r)))
+			}
+		}
+		lines = append(lines, l)
 	}
 	if markdown {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(header, " | "))
@@ -77,25 +86,24 @@ func printTable(w io.Writer, rows []row, cs captureSize, markdown bool) {
 }
 
 // printTargets says, for each target of issue 5, what was measured and
-// whether it was met.
+// whether it was met, for every tcpaudit row.
 func printTargets(w io.Writer, rows []row, cs captureSize) {
-	ref, ok := reference(rows)
-	if !ok {
-		return
-	}
 	fmt.Fprintf(w, "\n%d packets, %.0f MB\n", cs.packets, float64(cs.bytes)/1e6)
 	for _, r := range rows {
-		switch {
-		case strings.Contains(r.tool.Name, "GOMAXPROCS=1"):
+		if r.tool.Peer {
+			continue
+		}
+		if r.tool.OneCore {
 			got := pps(cs.packets, r.result.Wall)
-			fmt.Fprintf(w, "one core: %.2fM packets/s (target %.0fM) %s\n", got/1e6, targetOneCorePPS/1e6, verdict(got >= targetOneCorePPS))
-		case r.tool.Peer:
-			want := float64(targetVsTshark)
-			if strings.HasPrefix(r.tool.Name, "tcptrace") {
-				want = targetVsTcptrace
+			fmt.Fprintf(w, "%s: %.2fM packets/s on one core (target %.0fM) %s\n",
+				r.tool.Name, got/1e6, targetOneCorePPS/1e6, verdict(got >= targetOneCorePPS))
+			continue
+		}
+		for _, p := range rows {
+			if p.tool.Peer {
+				got, want := speedup(p, r), target(p.tool)
+				fmt.Fprintf(w, "%s vs %s: %.1f× (target %.0f×) %s\n", r.tool.Name, p.tool.Args[0], got, want, verdict(got >= want))
 			}
-			got := r.result.Wall.Seconds() / ref.result.Wall.Seconds()
-			fmt.Fprintf(w, "vs %s: %.1f× (target %.0f×) %s\n", r.tool.Args[0], got, want, verdict(got >= want))
 		}
 	}
 }
