@@ -49,7 +49,7 @@ const (
 type StateCounts [LastAck + 1]int32
 
 // Get returns the count of state s; 0 for CLOSED, UNKNOWN or no state.
-func (c *StateCounts) Get(s State) int {
+func (c StateCounts) Get(s State) int {
 	if int(s) < len(c) {
 		return int(c[s])
 	}
@@ -57,7 +57,7 @@ func (c *StateCounts) Get(s State) int {
 }
 
 // Total is the number of sockets counted.
-func (c *StateCounts) Total() int {
+func (c StateCounts) Total() int {
 	n := 0
 	for _, v := range c {
 		n += int(v)
@@ -139,8 +139,8 @@ type Census struct {
 }
 
 // Instant is the moment of the census snapshot: Time, or when Relative is
-// set, Offset after the first packet. The zero Instant is the end of the
-// capture.
+// set, Offset after the first packet added (the earliest, unless
+// timestamps go backwards). The zero Instant is the end of the capture.
 type Instant struct {
 	Time     time.Time
 	Offset   time.Duration
@@ -215,8 +215,7 @@ type census struct {
 
 	// seq is the capture index of the segment being processed.
 	seq     uint64
-	first   int64 // earliest packet time seen
-	started bool
+	started bool // a packet was seen
 
 	atSpec  Instant
 	at      int64
@@ -252,11 +251,13 @@ func newCensus(cfg *Config) *census {
 
 // packet notes the segment about to be processed: its capture index orders
 // the changes it causes, and the first packet anchors a relative Instant.
-// It does not allocate.
+// (The first, not the earliest: a Sharded table's census learns of packets
+// before it applies their changes, and the instant must not move under
+// it.) It does not allocate.
 func (cs *census) packet(index uint64, t int64) {
 	cs.seq = index
-	if !cs.started || t < cs.first {
-		cs.first, cs.started = t, true
+	if !cs.started {
+		cs.started = true
 		if cs.atSpec.Relative {
 			cs.at, cs.atKnown = t+int64(cs.atSpec.Offset), true
 		}
@@ -294,6 +295,9 @@ func (cs *census) change(c *conn, side Side, from, to State, t int64) {
 // flowDone counts a finished flow for its hosts. Flows are counted when
 // they are emitted, in any order.
 func (cs *census) flowDone(f *Flow) {
+	if cs.forward != nil {
+		return // the merging census counts the flows it delivers
+	}
 	c, s := f.Ends[Client].Addr.Addr(), f.Ends[Server].Addr.Addr()
 	for i, a := range [2]netip.Addr{c, s} {
 		if i == 1 && a == c {
@@ -371,6 +375,12 @@ func (cs *census) apply(e *stateChange) {
 
 // step applies one change at e.t, all expiries due before it applied.
 func (cs *census) step(e *stateChange) {
+	// Both hosts of the flow are counted from its first change, so that
+	// the hosts counted one by one are the first to appear, whichever end
+	// changes (a SYN flood's server changes no state).
+	if e.from == Unknown && e.side == Client {
+		cs.host(e.server.Addr())
+	}
 	h := cs.host(e.host())
 	h.changes++
 	cs.series.move(cs, e.t)
@@ -441,7 +451,7 @@ func (cs *census) pressure(e *stateChange, delta int32) {
 // close ends the census at end: expiries due by then are applied, and the
 // result is built.
 func (cs *census) close(end int64) *Census {
-	if cs.result != nil {
+	if cs.result != nil || cs.forward != nil {
 		return cs.result
 	}
 	cs.advance(end)

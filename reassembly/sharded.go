@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -37,6 +38,18 @@ import (
 //   - emit is only called from inside Add, Sync, Advance, States, Stats and Close,
 //     on the caller's goroutine, so it needs no locking.
 //
+// The state census (Census) must see state changes in the order a single
+// Table makes them, which is capture order: TIME_WAIT expiries, peaks and
+// the snapshot at an instant depend on it. Each shard's table therefore
+// only records its changes, tagged with the capture index of the segment
+// that caused them, and sends them back with its finished flows after each
+// batch, with the index of the last segment it processed. The caller's
+// goroutine merges them into one census in index order, applying a change
+// only once no shard can still send an earlier one (every shard with
+// segments outstanding has processed past it). Partial batches are sent
+// at least every flushEvery segments, so that a quiet shard cannot hold
+// the merge back and the changes waiting for it stay bounded.
+//
 // A Sharded must be used from one goroutine.
 type Sharded struct {
 	emit func(*Flow)
@@ -45,8 +58,14 @@ type Sharded struct {
 	// Table.Add costs.
 	single *Table
 	shards []*shard
-	// out carries finished flows from the workers to the caller.
-	out chan []*Flow
+	// out carries finished flows and state changes from the workers to the
+	// caller.
+	out chan shardReport
+	// census is the state census of all shards, merged on the caller's
+	// goroutine; added counts the segments added, for flushEvery.
+	census *census
+	added  uint64
+	wall   int64 // latest Advance
 	// now is the latest segment time added, the clock a single Table
 	// would have; seen is set once there is one.
 	now  int64
@@ -74,10 +93,33 @@ type shard struct {
 	// carries emptied batches back, so batches are allocated once.
 	in   chan *batch
 	free chan *batch
-	// pending collects what the table emitted during the current batch;
-	// the worker owns it until it sends it on Sharded.out.
+	// pending collects what the table emitted during the current batch,
+	// changes the state changes it made; the worker owns them until it
+	// sends them on Sharded.out.
 	pending []*Flow
+	changes []stateChange
+
+	// On the caller's goroutine: queued counts the segments handed to the
+	// shard, processed those it reported done, lastDone is the capture
+	// index of the latest of them, and changes waiting for the merge.
+	queued, processed uint64
+	lastDone          uint64
+	waiting           []stateChange
 }
+
+// shardReport is what a worker sends back after a batch.
+type shardReport struct {
+	shard   *shard
+	flows   []*Flow
+	changes []stateChange
+	// segs segments were processed, the latest with capture index last.
+	segs uint64
+	last uint64
+}
+
+// flushEvery bounds the segments that may wait in partial batches, which
+// hold back the merge of state changes.
+const flushEvery = 16 * batchSize
 
 // batch is a slice of segments for one shard, or a control message.
 type batch struct {
@@ -118,7 +160,8 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 		})
 		return s
 	}
-	s.out = make(chan []*Flow, n*queueDepth)
+	s.out = make(chan shardReport, n*queueDepth)
+	s.census = newCensus(&cfg)
 	s.shards = make([]*shard, n)
 	for i := range s.shards {
 		sh := &shard{
@@ -131,6 +174,7 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 			sh.free <- &batch{segs: make([]capture.Segment, 0, batchSize)}
 		}
 		sh.table = NewTable(cfg, func(f *Flow) { sh.pending = append(sh.pending, f) })
+		sh.table.census.forward = func(e *stateChange) { sh.changes = append(sh.changes, *e) }
 		s.shards[i] = sh
 		go sh.work(s.out)
 	}
@@ -138,7 +182,7 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 }
 
 // work runs on the shard's goroutine until the channel is closed.
-func (sh *shard) work(out chan<- []*Flow) {
+func (sh *shard) work(out chan<- shardReport) {
 	for b := range sh.in {
 		back := b.back
 		for i := range b.segs {
@@ -151,12 +195,16 @@ func (sh *shard) work(out chan<- []*Flow) {
 		if b.do != nil {
 			b.do(sh.table)
 		}
-		if len(sh.pending) > 0 {
+		if len(sh.pending) > 0 || len(sh.changes) > 0 || len(b.segs) > 0 {
 			for _, f := range sh.pending {
 				f.ID = f.FirstIndex
 			}
-			out <- sh.pending
-			sh.pending = nil
+			r := shardReport{shard: sh, flows: sh.pending, changes: sh.changes, segs: uint64(len(b.segs))}
+			if len(b.segs) > 0 {
+				r.last = b.segs[len(b.segs)-1].Index
+			}
+			out <- r
+			sh.pending, sh.changes = nil, nil
 		}
 		if b.done != nil {
 			b.done <- struct{}{}
@@ -175,7 +223,12 @@ func (s *Sharded) Add(seg *capture.Segment) {
 		s.single.Add(seg)
 		return
 	}
+	s.census.packet(seg.Index, seg.Time)
 	sh := s.shards[shardOf(seg.Src, seg.Dst, len(s.shards))]
+	sh.queued++
+	if s.added++; s.added%flushEvery == 0 {
+		s.flush()
+	}
 	if sh.cur == nil {
 		sh.cur = s.take(sh)
 	}
@@ -201,8 +254,8 @@ func (s *Sharded) take(sh *shard) *batch {
 		select {
 		case b := <-sh.free:
 			return b
-		case fs := <-s.out:
-			s.deliver(fs)
+		case r := <-s.out:
+			s.deliver(r)
 		}
 	}
 }
@@ -214,15 +267,65 @@ func (s *Sharded) send(sh *shard, b *batch) {
 		select {
 		case sh.in <- b:
 			return
-		case fs := <-s.out:
-			s.deliver(fs)
+		case r := <-s.out:
+			s.deliver(r)
 		}
 	}
 }
 
-func (s *Sharded) deliver(fs []*Flow) {
-	for _, f := range fs {
+// deliver emits a worker's finished flows and merges the state changes
+// that no shard can precede any more into the census.
+func (s *Sharded) deliver(r shardReport) {
+	sh := r.shard
+	sh.processed += r.segs
+	if r.segs > 0 {
+		sh.lastDone = r.last
+	}
+	sh.waiting = append(sh.waiting, r.changes...)
+	s.merge()
+	for _, f := range r.flows {
+		s.census.flowDone(f)
 		s.emit(f)
+	}
+}
+
+// merge applies the waiting state changes in capture order, up to the
+// latest capture index every shard with segments outstanding has
+// processed: their later changes can only come from later segments.
+func (s *Sharded) merge() {
+	bound := uint64(math.MaxUint64)
+	for _, sh := range s.shards {
+		if sh.queued != sh.processed {
+			bound = min(bound, sh.lastDone)
+		}
+	}
+	for {
+		var next *shard
+		for _, sh := range s.shards {
+			if len(sh.waiting) > 0 && sh.waiting[0].seq <= bound &&
+				(next == nil || sh.waiting[0].seq < next.waiting[0].seq) {
+				next = sh
+			}
+		}
+		if next == nil {
+			return
+		}
+		s.census.apply(&next.waiting[0])
+		next.waiting[0] = stateChange{}
+		next.waiting = next.waiting[1:]
+		if len(next.waiting) == 0 {
+			next.waiting = nil // let the drained backing array go
+		}
+	}
+}
+
+// flush sends every partial batch to its worker.
+func (s *Sharded) flush() {
+	for _, sh := range s.shards {
+		if sh.cur != nil && len(sh.cur.segs) > 0 {
+			s.send(sh, sh.cur)
+			sh.cur = nil
+		}
 	}
 }
 
@@ -231,12 +334,7 @@ func (s *Sharded) deliver(fs []*Flow) {
 // Unless parallel is set, the shards run do one at a time, so do needs no
 // locking of its own.
 func (s *Sharded) barrier(do func(*Table), parallel bool) {
-	for _, sh := range s.shards {
-		if sh.cur != nil && len(sh.cur.segs) > 0 {
-			s.send(sh, sh.cur)
-			sh.cur = nil
-		}
-	}
+	s.flush()
 	done := make(chan struct{}, len(s.shards))
 	for _, sh := range s.shards {
 		s.send(sh, &batch{do: do, done: done})
@@ -252,8 +350,8 @@ func (s *Sharded) barrier(do func(*Table), parallel bool) {
 	// The workers sent their flows on out before signalling done.
 	for {
 		select {
-		case fs := <-s.out:
-			s.deliver(fs)
+		case r := <-s.out:
+			s.deliver(r)
 		default:
 			return
 		}
@@ -266,8 +364,8 @@ func (s *Sharded) wait(done <-chan struct{}) {
 		select {
 		case <-done:
 			return
-		case fs := <-s.out:
-			s.deliver(fs)
+		case r := <-s.out:
+			s.deliver(r)
 		}
 	}
 }
@@ -293,6 +391,7 @@ func (s *Sharded) Advance(nowNanos int64) {
 	if s.closed {
 		return
 	}
+	s.wall = max(s.wall, nowNanos)
 	s.barrier(func(t *Table) {
 		s.catchUp(t)
 		t.Advance(nowNanos)
@@ -340,6 +439,26 @@ func (s *Sharded) Close(endNanos int64) {
 	}
 	s.closed = true
 	s.stats = sumStats(per)
+	s.merge() // every shard is done: nothing waits any more
+	s.census.close(max(endNanos, s.now, s.wall))
+}
+
+// SetCensusAt chooses the instant of Census.At, as Table.SetCensusAt does.
+func (s *Sharded) SetCensusAt(at Instant) {
+	if s.single != nil {
+		s.single.SetCensusAt(at)
+		return
+	}
+	s.census.setAt(at)
+}
+
+// Census returns the state census of all shards, as Table.Census does: the
+// same result a single Table gives for the same segments.
+func (s *Sharded) Census() *Census {
+	if s.single != nil {
+		return s.single.Census()
+	}
+	return s.census.result
 }
 
 // Stats returns the counters of all shards together.

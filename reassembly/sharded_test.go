@@ -84,18 +84,23 @@ func synthesize(cfg segsynth.Config) []capture.Segment {
 
 func everyEnding() []int { return []int{4, 2, 1, 1, 1, 1, 1, 2} }
 
-func TestShardedMatchesTableOnSynthetic(t *testing.T) {
+// syntheticCase is a synthetic stream Sharded must treat as Table does.
+type syntheticCase struct {
+	name  string
+	cfg   reassembly.Config
+	synth segsynth.Config
+	// backEvery moves every backEvery-th segment back in time.
+	backEvery int
+}
+
+// syntheticCases cover every ending, 4-tuples reused during and after
+// TIME_WAIT, idle timeouts, timestamps going backwards and chaos.
+func syntheticCases() []syntheticCase {
 	idle := reassembly.DefaultConfig()
 	idle.IdleTimeout = 2 * time.Second
 	short := reassembly.DefaultConfig()
 	short.TimeWait = 500 * time.Millisecond
-	for _, tc := range []struct {
-		name  string
-		cfg   reassembly.Config
-		synth segsynth.Config
-		// backEvery moves every backEvery-th segment back in time.
-		backEvery int
-	}{
+	return []syntheticCase{
 		{"every ending", reassembly.DefaultConfig(),
 			segsynth.Config{Conns: 3000, Concurrency: 200, GapNanos: 50_000, Seed: 1, Mix: everyEnding()}, 0},
 		// Few client endpoints: 4-tuples are reused while the old flow is
@@ -108,14 +113,23 @@ func TestShardedMatchesTableOnSynthetic(t *testing.T) {
 			segsynth.Config{Conns: 2000, Concurrency: 100, GapNanos: 100_000, Seed: 4, Mix: everyEnding(), Clients: 500}, 37},
 		{"chaos", short,
 			segsynth.Config{Conns: 2000, Concurrency: 30, GapNanos: 300_000, Seed: 5, Mix: []int{segsynth.Chaos: 1}, Clients: 60}, 11},
-	} {
-		segs := synthesize(tc.synth)
-		if tc.backEvery > 0 {
-			for i := tc.backEvery; i < len(segs); i += tc.backEvery {
-				segs[i].Time -= int64(3 * time.Second)
-			}
+	}
+}
+
+// segments synthesizes the case's stream.
+func (tc syntheticCase) segments() []capture.Segment {
+	segs := synthesize(tc.synth)
+	if tc.backEvery > 0 {
+		for i := tc.backEvery; i < len(segs); i += tc.backEvery {
+			segs[i].Time -= int64(3 * time.Second)
 		}
-		sameAsTable(t, tc.name, tc.cfg, segs)
+	}
+	return segs
+}
+
+func TestShardedMatchesTableOnSynthetic(t *testing.T) {
+	for _, tc := range syntheticCases() {
+		sameAsTable(t, tc.name, tc.cfg, tc.segments())
 	}
 }
 
