@@ -1,0 +1,104 @@
+package report
+
+import (
+	"encoding/json"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tcpaudit/tcpaudit/capture"
+	"github.com/tcpaudit/tcpaudit/reassembly"
+)
+
+// sameAsEncodingJSON fails unless appendJSONFlow writes exactly what
+// encoding/json writes for NewJSONFlow(f).
+func sameAsEncodingJSON(t *testing.T, where string, f *reassembly.Flow) {
+	t.Helper()
+	want, err := json.MarshalIndent(NewJSONFlow(f), "    ", "  ")
+	if err != nil {
+		t.Fatalf("%s: flow %d: %v", where, f.ID, err)
+	}
+	if got := appendJSONFlow(nil, f); string(got) != string(want) {
+		t.Fatalf("%s: flow %d:\n got: %s\nwant: %s", where, f.ID, got, want)
+	}
+}
+
+// The fixture holds a flow of every verdict, IPv6 endpoints and hostile
+// strings; the extra flows cover what it does not: every escape encoding/json
+// makes, invalid UTF-8, empty and nil lists, a role reason, zero times.
+func TestAppendJSONFlowMatchesEncodingJSON(t *testing.T) {
+	for _, f := range fixture().Flows {
+		sameAsEncodingJSON(t, "fixture", f)
+	}
+	odd := &reassembly.Flow{
+		ID:            7,
+		RolesInferred: true,
+		RoleReason:    "ports",
+		Reason:        "quote \" backslash \\ <tag> & \b\f\n\r\t \x00\x01\x1f\x7f é \u2028\u2029 \xff\xfe 😀",
+		Notes:         []string{hostile, "", "\xc3"},
+		ConnState:     "S0",
+		History:       "^ShR",
+		FirstSeen:     time.Date(2026, 1, 2, 3, 4, 5, 600, time.FixedZone("X", 3600)),
+		LastSeen:      time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC),
+		Timeline: []reassembly.Transition{
+			{Time: time.Unix(1, 0), Side: reassembly.Server, State: reassembly.State(99)},
+		},
+	}
+	odd.Ends[reassembly.Client].Addr = netip.MustParseAddrPort("[fe80::1%eth0]:1")
+	odd.Ends[reassembly.Server].Addr = netip.MustParseAddrPort("[2001:db8::1]:443")
+	odd.Ends[reassembly.Server].Packets = 1<<64 - 1
+	sameAsEncodingJSON(t, "odd", odd)
+	sameAsEncodingJSON(t, "zero", &reassembly.Flow{})
+}
+
+// Every flow of every capture in testdata/ encodes the same both ways.
+func TestAppendJSONFlowMatchesOnTestdata(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "*.pcap*"))
+	if len(paths) == 0 {
+		t.Fatal("no captures in ../testdata")
+	}
+	n := 0
+	for _, p := range paths {
+		src, err := capture.OpenFiles([]string{p}, capture.Options{})
+		if err != nil {
+			continue // damaged on purpose; the hostile tests cover them
+		}
+		table := reassembly.NewTable(reassembly.DefaultConfig(), func(f *reassembly.Flow) {
+			sameAsEncodingJSON(t, p, f)
+			n++
+		})
+		// Up to the end or the damage: the table sees what the reader
+		// delivered.
+		var seg capture.Segment
+		var end int64
+		for src.Next(&seg) == nil {
+			table.Add(&seg)
+			end = max(end, seg.Time)
+		}
+		table.Close(end)
+		src.Close()
+	}
+	if n == 0 {
+		t.Fatal("no flows in testdata")
+	}
+}
+
+func BenchmarkJSONFlow(b *testing.B) {
+	flows := fixture().Flows
+	b.Run("append", func(b *testing.B) {
+		var buf []byte
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			buf = appendJSONFlow(buf[:0], flows[i%len(flows)])
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := json.MarshalIndent(NewJSONFlow(flows[i%len(flows)]), "    ", "  "); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
