@@ -70,46 +70,41 @@ func appendJSONFlow(b []byte, f *reassembly.Flow) []byte {
 	b = jsonEndStats(b, f.Server(), in2, in1)
 
 	b = jsonKey(b, ","+in1, "notes")
-	if len(f.Notes) == 0 {
-		b = append(b, "[]"...)
-	} else {
-		b = append(b, '[')
-		for i, n := range f.Notes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, in2...)
-			b = jsonString(b, n)
-		}
-		b = append(b, in1...)
-		b = append(b, ']')
-	}
-
+	b = jsonList(b, len(f.Notes), in2, in1, func(b []byte, i int) []byte { return jsonString(b, f.Notes[i]) })
 	b = jsonKey(b, ","+in1, "timeline")
-	if len(f.Timeline) == 0 {
-		b = append(b, "[]"...)
-	} else {
-		b = append(b, '[')
-		for i, tr := range f.Timeline {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, in2...)
-			b = append(b, '{')
-			b = jsonKey(b, in3, "time")
-			b = jsonTime(b, tr.Time)
-			b = jsonKey(b, ","+in3, "side")
-			b = jsonString(b, tr.Side.String())
-			b = jsonKey(b, ","+in3, "state")
-			b = jsonString(b, tr.State.String())
-			b = append(b, in2...)
-			b = append(b, '}')
-		}
-		b = append(b, in1...)
-		b = append(b, ']')
-	}
+	b = jsonList(b, len(f.Timeline), in2, in1, func(b []byte, i int) []byte {
+		tr := &f.Timeline[i]
+		b = append(b, '{')
+		b = jsonKey(b, in3, "time")
+		b = jsonTime(b, tr.Time)
+		b = jsonKey(b, ","+in3, "side")
+		b = jsonString(b, tr.Side.String())
+		b = jsonKey(b, ","+in3, "state")
+		b = jsonString(b, tr.State.String())
+		b = append(b, in2...)
+		return append(b, '}')
+	})
 	b = append(b, "\n    }"...)
 	return b
+}
+
+// jsonList appends a list of n elements, each written by elem after a line
+// break and the indent in, closed on a line indented by out; [] when empty,
+// as encoding/json writes an empty list.
+func jsonList(b []byte, n int, in, out string, elem func(b []byte, i int) []byte) []byte {
+	if n == 0 {
+		return append(b, "[]"...)
+	}
+	b = append(b, '[')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, in...)
+		b = elem(b, i)
+	}
+	b = append(b, out...)
+	return append(b, ']')
 }
 
 // jsonEndStats appends a JSONEndStats object whose fields are indented by
