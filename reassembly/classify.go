@@ -145,8 +145,13 @@ func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
 	}
 	switch f.Handshake {
 	case HandshakeSynUnanswered:
-		return SynUnanswered, fmt.Sprintf("%d SYN%s over %s, no reply from the server",
-			f.Client().SYNs, plural(f.Client().SYNs), fmtDur(cl.last-cl.first))
+		reply := "no reply from the server"
+		if c.synSentRSTs > 0 && c.synSentRSTBy == Server {
+			reply = fmt.Sprintf("answered only by %d RST%s %s, which the client in SYN_SENT ignores",
+				c.synSentRSTs, plural(c.synSentRSTs), c.synSentRSTWhy)
+		}
+		return SynUnanswered, fmt.Sprintf("%d SYN%s over %s, %s",
+			f.Client().SYNs, plural(f.Client().SYNs), fmtDur(cl.last-cl.first), reply)
 	case HandshakeSynAckUnacked:
 		if sv.state == SynRecv {
 			return SynAckUnacked, fmt.Sprintf("server sent %d SYN-ACK%s over %s; the client never acknowledged (server left in SYN_RECV)",
@@ -248,6 +253,15 @@ func (c *conn) notes(at int64) {
 	if c.synSentRejects > 0 {
 		add("%d segment%s to the client in SYN_SENT ignored: wrong ACK or timestamp echo (spoofed, or a stale connection the server still held); the client answers them with RST and keeps waiting",
 			c.synSentRejects, plural(c.synSentRejects))
+	}
+	if c.synSentRSTs > 0 {
+		by := c.synSentRSTBy
+		add("%d RST%s from the %s %s ignored by the %s in SYN_SENT (RFC 9293 section 3.10.7.3: there a RST counts only if it acknowledges the SYN; Linux drops the others)",
+			c.synSentRSTs, plural(c.synSentRSTs), by, c.synSentRSTWhy, by.Reverse())
+	}
+	if c.zeroAck != Nobody {
+		add("the %s, in SYN_SENT with no SYN-ACK captured, sent the ACK bit with ack 0: that acknowledges nothing, so it completes no handshake (and a FIN with it closes nothing)",
+			c.zeroAck)
 	}
 	if c.ackMissing {
 		add("the server sent data before the handshake's last ACK was captured")

@@ -58,6 +58,16 @@ type conn struct {
 	maxBack        int64
 	finishedBy     string // why the flow left the table early, for Notes
 	settled        bool   // Table.OnSettled was told of it
+
+	// synSentRSTs counts RSTs an end in SYN-SENT ignored because they did
+	// not acknowledge its SYN (RFC 9293 p. 67); the first came from
+	// synSentRSTBy and synSentRSTWhy says how it failed.
+	synSentRSTs   uint64
+	synSentRSTBy  Side
+	synSentRSTWhy string
+	// zeroAck is the end that, in SYN-SENT with no SYN-ACK captured, sent
+	// the ACK bit with ack 0: it acknowledges nothing (Nobody if none).
+	zeroAck Party
 }
 
 // rstInfo is the first RST that was accepted (in window).
@@ -224,7 +234,10 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 	if fl.Has(capture.ACK) {
 		c.onACK(seg, from, t)
 	}
-	if fl.Has(capture.FIN) && !s.finSent {
+	// A FIN with the ACK bit from an end its ACK left in SYN-SENT closes
+	// nothing: the sender claims a handshake the wire does not show, and
+	// RFC 9293 p. 60 has a CLOSE in SYN-SENT send no FIN at all.
+	if fl.Has(capture.FIN) && !s.finSent && !(fl.Has(capture.ACK) && s.state == SynSent) {
 		c.onFIN(seg, from, t)
 	}
 	s.sentAt(t)
@@ -290,9 +303,13 @@ func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
 	case seg.Flags.Has(capture.SYN):
 	case (s.state == SynSent || s.state == Unknown) && r.sawSYN && r.isn.LessThan(a):
 		c.setState(from, Established, t)
-	case s.state == SynSent && !r.sawSYN:
+	case s.state == SynSent && !r.sawSYN && a != 0:
 		c.synAckMissing = true
 		c.setState(from, Established, t)
+	case s.state == SynSent && !r.sawSYN:
+		// Ack 0 would acknowledge an ISN of 2^32-1, a 1 in 2^32 chance:
+		// a crafted or broken sender is likelier than a missed SYN-ACK.
+		c.zeroAck = PartyOf(from)
 	}
 	// RFC 9293 p. 72: SYN-RECEIVED receiving an ACK of its SYN -> ESTABLISHED.
 	if r.state == SynRecv && r.sawSYN && r.isn.LessThan(a) {
@@ -369,6 +386,14 @@ func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
 		return
 	}
 	ok, unknown, lo, hi := c.rstAcceptable(seg, from)
+	if !ok && r.state == SynSent && r.sawSYN {
+		// Not blind: an answer to the SYN that SYN-SENT may not take.
+		if c.synSentRSTs == 0 {
+			c.synSentRSTBy, c.synSentRSTWhy = from, r.synSentRSTFault(seg)
+		}
+		c.synSentRSTs++
+		return
+	}
 	if !ok {
 		if c.blindRSTs == 0 {
 			c.blindExample = blindRST{from: from, seq: Seq(seg.Seq), lo: lo, hi: hi}
@@ -434,6 +459,19 @@ func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, unknown bool,
 		return false, false, r.ack, r.ack.Add(maxWin)
 	}
 	return true, true, 0, 0
+}
+
+// synSentRSTFault says why this end, in SYN-SENT, ignores seg, a RST that
+// rstAcceptable refused: RFC 9293 p. 67 takes a RST there only if it
+// acknowledges the SYN, and Linux also checks its timestamp echo.
+func (r *endTrack) synSentRSTFault(seg *capture.Segment) string {
+	switch {
+	case !seg.Flags.Has(capture.ACK):
+		return "without the ACK bit"
+	case Seq(seg.Ack) != r.isn+1:
+		return "acknowledging something other than the SYN"
+	}
+	return "echoing a timestamp it never sent"
 }
 
 // rejectedInSynSent reports whether seg, sent to an end in SYN-SENT, is one

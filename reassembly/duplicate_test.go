@@ -5,6 +5,17 @@ import (
 	"testing"
 )
 
+// oneFlow runs a script that must make exactly one flow, closed at its
+// last packet.
+func oneFlow(t *testing.T, lines ...string) *Flow {
+	t.Helper()
+	flows := run(t, script(t, lines...), 0)
+	if len(flows) != 1 {
+		t.Fatalf("%d flows, want 1: %s", len(flows), describe(flows))
+	}
+	return flows[0]
+}
+
 // TestDuplicateCapture tells a packet captured twice from the same packet
 // sent twice. Linux in SYN-RECEIVED answers a retransmitted SYN with its
 // SYN-ACK again, byte for byte the one its SYN-ACK timer sent a moment
@@ -30,11 +41,7 @@ func TestDuplicateCapture(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			flows := run(t, script(t, tt.lines...), 0)
-			if len(flows) != 1 {
-				t.Fatalf("%d flows: %s", len(flows), describe(flows))
-			}
-			f := flows[0]
+			f := oneFlow(t, tt.lines...)
 			cl, sv := f.Client(), f.Server()
 			got := fmt.Sprintf("%d/%d %d/%d", cl.Duplicates, cl.Retransmits, sv.Duplicates, sv.Retransmits)
 			if want := tt.client + " " + tt.server; got != want {

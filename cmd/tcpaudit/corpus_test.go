@@ -378,11 +378,9 @@ var corpusCaptures = []corpusCapture{
 	{path: "tcpdump/tfo-5c1fa7f9ae91.pcap", tcp: 14, flows: 3, ends: []corpusFlow{
 		{"192.168.0.100:13047 > 3.3.3.3:13054", 0, "complete", "clean", "TIME_WAIT", "CLOSED", "client", "", "", ""},
 		{"9.9.9.9:13047 > 3.3.3.3:13054", 0, "complete", "clean", "TIME_WAIT", "CLOSED", "client", "", "", ""},
-		{"192.168.0.100:13048 > 3.3.3.3:13054", 0, "complete", "unacked_fin", "FIN_WAIT1", "UNKNOWN", "client", "", "",
-			"no SYN/ACK was captured, but the client's FIN 10 s later has the ACK bit set (ack 0): we read that as a " +
-				"SYN-ACK the capture missed (one-way capture), so the handshake is complete and the FIN unacknowledged. " +
-				"Doubtful: the server's packets to this host are captured in the first flow, and ack 0 acknowledges " +
-				"nothing seen; syn_unanswered (Zeek's S0) may be the better answer"},
+		// The FIN 10 s after the SYN has the ACK bit with ack 0: it
+		// acknowledges no SYN-ACK, so it completes no handshake.
+		{"192.168.0.100:13048 > 3.3.3.3:13054", 0, "syn_unanswered", "syn_unanswered", "SYN_SENT", "CLOSED", "", "", "", ""},
 	}},
 	// AccECN handshake, data, no close.
 	{path: "tcpdump/accecn_handshake.pcap", tcp: 6, flows: 1, ends: []corpusFlow{
