@@ -60,10 +60,20 @@ func runCommand(t *testing.T, args ...string) cmdResult {
 }
 
 // runCommandStdin is runCommand with stdin as the command's standard input.
-func runCommandStdin(t *testing.T, stdin io.Reader, args ...string) (r cmdResult) {
+func runCommandStdin(t *testing.T, stdin io.Reader, args ...string) cmdResult {
+	t.Helper()
+	var stdout bytes.Buffer
+	r := runCommandTo(t, stdin, &stdout, args...)
+	r.stdout = stdout.String()
+	return r
+}
+
+// runCommandTo runs the command with its standard output going to stdout;
+// cmdResult.stdout stays empty.
+func runCommandTo(t *testing.T, stdin io.Reader, stdout io.Writer, args ...string) (r cmdResult) {
 	t.Helper()
 	r.args = args
-	var stdout, stderr bytes.Buffer
+	var stderr bytes.Buffer
 	stopWatch := watchHeap(&r.peakHeap)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -73,12 +83,12 @@ func runCommandStdin(t *testing.T, stdin io.Reader, args ...string) (r cmdResult
 				t.Fatalf("tcpaudit %s panicked: %v\n%s", strings.Join(args, " "), p, debug.Stack())
 			}
 		}()
-		r.code = run(args, stdin, &stdout, &stderr)
+		r.code = run(args, stdin, stdout, &stderr)
 	}()
 	runtime.ReadMemStats(&after)
 	stopWatch()
 	r.allocated = after.TotalAlloc - before.TotalAlloc
-	r.stdout, r.stderr = stdout.String(), stderr.String()
+	r.stderr = stderr.String()
 	return r
 }
 
@@ -582,13 +592,12 @@ func synFlood(t *testing.T, n int) bool {
 	t.Helper()
 	const (
 		maxFlows = 10_000
-		// A tracked single-SYN flow and its line in the report cost a few
-		// KiB; the limit leaves room for maxFlows of them and the reader's
-		// buffers, not for 100 000.
+		// A tracked single-SYN flow costs a few KiB; the limit leaves room
+		// for maxFlows of them, the reader's buffers and the report's
+		// state, not for 100 000 flows.
 		heapLimit = 128 << 20
 	)
-	dir := t.TempDir()
-	path, out := filepath.Join(dir, "synflood.pcap"), filepath.Join(dir, "report.json")
+	path := filepath.Join(t.TempDir(), "synflood.pcap")
 	server := netip.MustParseAddrPort("192.0.2.1:443")
 	rng := rand.New(rand.NewPCG(1, 2))
 	// One SYN a microsecond: a million sources within a second.
@@ -596,22 +605,30 @@ func synFlood(t *testing.T, n int) bool {
 		return seg{src: spoofed(i), dst: server, seq: rng.Uint32(), flags: capture.SYN}, time.Duration(i) * time.Microsecond, i < n
 	})
 	runtime.GC()
-	// The report goes to a file, so that the heap measured is the
-	// command's, not this test's copy of its output.
+	// The report is decoded as it is written, through a pipe, so that the
+	// heap measured is the command's and not this test's copy of a report
+	// of a million flows.
+	pr, pw := io.Pipe()
+	var rep hostileReport
+	var flows int
+	decoded := make(chan error, 1)
+	go func() {
+		err := decodeStreamed(pr, &flows, &rep.Summary)
+		io.Copy(io.Discard, pr) // never leave the command blocked on a write
+		decoded <- err
+	}()
 	start := time.Now()
-	r := runCommand(t, "--format", "json", "--max-flows", strconv.Itoa(maxFlows), "-o", out, path)
+	r := runCommandTo(t, strings.NewReader(""), pw, "--format", "json", "--max-flows", strconv.Itoa(maxFlows), path)
 	elapsed := time.Since(start)
+	pw.Close()
+	if err := <-decoded; err != nil {
+		t.Fatalf("%v\nreport: %v", r, err)
+	}
 	if r.code != exitOK {
 		t.Fatalf("%v\nwant exit 0", r)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.stdout = string(b)
-	rep := parseReport(t, r)
 	t.Logf("%d SYNs, --max-flows %d: %v, peak heap %d MiB, allocated %d MiB, %d flows reported, %d evicted",
-		n, maxFlows, elapsed.Round(time.Millisecond), r.peakHeap>>20, r.allocated>>20, len(rep.Flows), rep.Summary.Capture.Evicted)
+		n, maxFlows, elapsed.Round(time.Millisecond), r.peakHeap>>20, r.allocated>>20, flows, rep.Summary.Capture.Evicted)
 	if got := rep.Summary.Capture.TCP; got != uint64(n) {
 		t.Errorf("report covers %d TCP packets, want %d", got, n)
 	}
@@ -623,6 +640,51 @@ func synFlood(t *testing.T, n int) bool {
 		return false
 	}
 	return !t.Failed()
+}
+
+// decodeStreamed reads a JSON report token by token: it counts the flows
+// without keeping them and decodes the summary into summary.
+func decodeStreamed(r io.Reader, flows *int, summary any) error {
+	dec := json.NewDecoder(r)
+	want := func(d json.Delim) error {
+		tok, err := dec.Token()
+		if err == nil && tok != d {
+			err = fmt.Errorf("got %v, want %v", tok, d)
+		}
+		return err
+	}
+	if err := want('{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "flows":
+			if err := want('['); err != nil {
+				return err
+			}
+			for ; dec.More(); *flows++ {
+				if err := dec.Decode(&struct{}{}); err != nil {
+					return err
+				}
+			}
+			if err := want(']'); err != nil {
+				return err
+			}
+		case "summary":
+			if err := dec.Decode(summary); err != nil {
+				return err
+			}
+		default:
+			if err := dec.Decode(&struct{}{}); err != nil {
+				return err
+			}
+		}
+	}
+	return want('}')
 }
 
 // flowsOf returns the flows of rep whose client port is port.
