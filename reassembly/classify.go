@@ -150,8 +150,11 @@ func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
 			reply = fmt.Sprintf("answered only by %d RST%s %s, which the client in SYN_SENT ignores",
 				c.synSentRSTs, plural(c.synSentRSTs), c.synSentRSTWhy)
 		}
-		return SynUnanswered, fmt.Sprintf("%d SYN%s over %s, %s",
-			f.Client().SYNs, plural(f.Client().SYNs), fmtDur(cl.last-cl.first), reply)
+		syns := "1 SYN" // "over 0 µs" would say nothing
+		if n := f.Client().SYNs; n != 1 {
+			syns = fmt.Sprintf("%d SYNs over %s", n, fmtDur(cl.last-cl.first))
+		}
+		return SynUnanswered, syns + ", " + reply
 	case HandshakeSynAckUnacked:
 		if sv.state == SynRecv {
 			return SynAckUnacked, fmt.Sprintf("server sent %d SYN-ACK%s over %s; the client never acknowledged (server left in SYN_RECV)",
