@@ -66,6 +66,9 @@ type Sharded struct {
 	census *census
 	added  uint64
 	wall   int64 // latest Advance
+	// servers are the ports seen answering a SYN, each announced once to
+	// every shard (batch.servers).
+	servers portSet
 	// now is the latest segment time added, the clock a single Table
 	// would have; seen is set once there is one.
 	now  int64
@@ -128,10 +131,21 @@ type batch struct {
 	// clock, with the clock: rare, so a short list beats a clock per
 	// segment.
 	back []backwards
+	// servers lists ports other shards saw answer a SYN, each before the
+	// segment it must precede: the table then knows, at every segment,
+	// the server ports a single Table would (Table.roles).
+	servers []serverPort
 	// do, when set, runs on the worker with its table after the segments,
 	// and done is signalled after it: Sync, States, Stats and Close use it.
 	do   func(*Table)
 	done chan struct{}
+}
+
+// serverPort makes port a server port before segs[i] (or after the last
+// segment when i is len(segs)).
+type serverPort struct {
+	i    int
+	port uint16
 }
 
 // backwards marks segs[i] as arriving when the shared clock read now.
@@ -184,13 +198,19 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 // work runs on the shard's goroutine until the channel is closed.
 func (sh *shard) work(out chan<- shardReport) {
 	for b := range sh.in {
-		back := b.back
+		back, servers := b.back, b.servers
 		for i := range b.segs {
+			for ; len(servers) > 0 && servers[0].i == i; servers = servers[1:] {
+				sh.table.servers.add(servers[0].port)
+			}
 			if len(back) > 0 && back[0].i == i {
 				sh.table.advance(back[0].now)
 				back = back[1:]
 			}
 			sh.table.Add(&b.segs[i])
+		}
+		for _, p := range servers {
+			sh.table.servers.add(p.port)
 		}
 		if b.do != nil {
 			b.do(sh.table)
@@ -210,7 +230,7 @@ func (sh *shard) work(out chan<- shardReport) {
 			b.done <- struct{}{}
 		}
 		if b.segs != nil {
-			b.segs, b.back = b.segs[:0], b.back[:0]
+			b.segs, b.back, b.servers = b.segs[:0], b.back[:0], b.servers[:0]
 			sh.free <- b
 		}
 	}
@@ -239,6 +259,16 @@ func (s *Sharded) Add(seg *capture.Segment) {
 		sh.cur.back = append(sh.cur.back, backwards{len(sh.cur.segs), s.now})
 	default:
 		s.now = seg.Time
+	}
+	if isSynAck(seg) && s.servers.add(seg.Src.Port()) {
+		// Every shard learns the new server port at this point of the
+		// capture, as one Table would (rare: once per port).
+		for _, o := range s.shards {
+			if o.cur == nil {
+				o.cur = s.take(o)
+			}
+			o.cur.servers = append(o.cur.servers, serverPort{len(o.cur.segs), seg.Src.Port()})
+		}
 	}
 	sh.cur.segs = append(sh.cur.segs, *seg)
 	if len(sh.cur.segs) == batchSize {

@@ -59,6 +59,9 @@ type Table struct {
 	census *census
 	// settled, when set, is told of each flow as it settles (OnSettled).
 	settled func(Settled)
+	// servers holds the ports that answered a SYN with a SYN-ACK, for
+	// the roles of flows seen without their SYN (roles).
+	servers portSet
 }
 
 // NewTable returns an empty flow table. emit is called exactly once per
@@ -90,6 +93,9 @@ func (t *Table) Add(seg *capture.Segment) {
 	}
 	t.now = ts
 	t.expire()
+	if isSynAck(seg) {
+		t.servers.add(seg.Src.Port())
+	}
 
 	k := keyOf(seg.Src, seg.Dst)
 	c := t.recent
@@ -241,7 +247,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 		}
 	}
 	t.nextID++
-	client, server, reason := roles(seg)
+	client, server, reason := t.roles(seg)
 	f := &Flow{ID: t.nextID, RolesInferred: reason != "", RoleReason: reason,
 		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, Timeline: make([]Transition, 0, 4)}
 	f.Ends[Client].Addr, f.Ends[Server].Addr = client, server
@@ -289,11 +295,13 @@ func (t *Table) finish(c *conn, at int64, why string) {
 }
 
 // roles picks client and server from a flow's first segment: the SYN's
-// sender is the client; without a SYN, a SYN-ACK's receiver is; then the end
-// with the more server-like port is the server (well-known below 1024, then
-// registered below Linux's ephemeral range, then the lower port); then the
-// first packet's sender is the client. reason is "" when a SYN said it.
-func roles(seg *capture.Segment) (client, server netip.AddrPort, reason string) {
+// sender is the client; without a SYN, a SYN-ACK's receiver is; then the
+// end whose port answered SYNs in earlier flows (of any host: a service
+// keeps its port) is the server; then the end with the more server-like
+// port is (well-known below 1024, then registered below Linux's ephemeral
+// range, then the lower port); then the first packet's sender is the
+// client. reason is "" when a SYN said it.
+func (t *Table) roles(seg *capture.Segment) (client, server netip.AddrPort, reason string) {
 	switch {
 	case seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.ACK):
 		return seg.Src, seg.Dst, ""
@@ -301,6 +309,12 @@ func roles(seg *capture.Segment) (client, server netip.AddrPort, reason string) 
 		return seg.Dst, seg.Src, "SYN-ACK"
 	}
 	sp, dp := seg.Src.Port(), seg.Dst.Port()
+	switch ss, ds := t.servers.has(sp), t.servers.has(dp); {
+	case ds && !ss:
+		return seg.Src, seg.Dst, "server port of other flows"
+	case ss && !ds:
+		return seg.Dst, seg.Src, "server port of other flows"
+	}
 	sr, dr := portRank(sp), portRank(dp)
 	switch {
 	case dr < sr, dr == sr && dr < 2 && dp < sp:
@@ -309,6 +323,27 @@ func roles(seg *capture.Segment) (client, server netip.AddrPort, reason string) 
 		return seg.Dst, seg.Src, "ports"
 	}
 	return seg.Src, seg.Dst, "first packet"
+}
+
+// isSynAck reports whether seg is a SYN-ACK: its source port is listening.
+func isSynAck(seg *capture.Segment) bool {
+	return seg.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN|capture.ACK
+}
+
+// portSet is a set of TCP ports, one bit each: 8 KiB, whatever the
+// traffic. Only listening ports answer SYNs, so even a port scan leaves
+// few set; when both ends of a flow are set the set decides nothing.
+type portSet [1 << 16 / 64]uint64
+
+func (p *portSet) has(port uint16) bool { return p[port/64]&(1<<(port%64)) != 0 }
+
+// add puts port in the set and reports whether it was new.
+func (p *portSet) add(port uint16) bool {
+	if p.has(port) {
+		return false
+	}
+	p[port/64] |= 1 << (port % 64)
+	return true
 }
 
 // portRank orders ports by how server-like they are.

@@ -286,7 +286,9 @@ var corpusCaptures = []corpusCapture{
 	{path: "suricata-verify/enip-keywords_enip_cip_example.pcap", tcp: 362, flows: 3, ends: []corpusFlow{
 		{"192.168.10.120:44818 > 192.168.10.105:3033", 0, "not_seen", "open", "ESTABLISHED", "ESTABLISHED", "", "", "",
 			"the ending agrees, the roles do not: without a SYN they come from the ports, and 44818, above Linux's " +
-				"ephemeral range start, loses to 3033, though it is EtherNet/IP's port and the server's in the other two flows"},
+				"ephemeral range start, loses to 3033, though it is EtherNet/IP's port and the server's in the other two flows. " +
+				"A port that answered SYNs earlier in the capture now wins over the ranks, but this file merges two traces: " +
+				"the SYN-ACKs from 44818 come in 2015, after this 2008 flow began"},
 		{"10.1.1.167:37997 > 10.1.1.164:44818", 0, "synack_unacked", "synack_unacked", "SYN_SENT", "SYN_RECV", "", "", "", ""},
 		{"10.1.1.167:5262 > 10.1.1.164:44818", 0, "complete", "reset", "CLOSED", "CLOSED", "client", "server", "", ""},
 	}},
