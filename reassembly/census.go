@@ -36,7 +36,7 @@ const (
 	// SeriesBuckets is the number of time buckets of Census.Series. When
 	// the capture outgrows them, adjacent buckets merge and the step
 	// doubles, so the series always spans the whole capture.
-	SeriesBuckets = 256
+	SeriesBuckets = 1024
 	// SeriesHosts is the number of hosts with a series: the busiest ones,
 	// by number of state changes.
 	SeriesHosts = 16

@@ -258,6 +258,12 @@ const (
 
 func stateCharts(d *Data, s *Summary) []stateChart {
 	hosts := slices.Clone(s.Hosts)
+	if d.Census != nil {
+		// The census draws the busiest hosts only.
+		hosts = slices.DeleteFunc(hosts, func(h HostRow) bool {
+			return !slices.ContainsFunc(d.Census.Series.Hosts, func(sh reassembly.HostSeries) bool { return sh.Host == h.Host })
+		})
+	}
 	slices.SortStableFunc(hosts, func(a, b HostRow) int { return b.Flows - a.Flows })
 	if len(hosts) > htmlChartHosts {
 		hosts = hosts[:htmlChartHosts]
