@@ -160,11 +160,27 @@ func TestAdvanceIsNotAPacket(t *testing.T) {
 
 // OnSettled tells a running view of a flow's verdict as soon as both ends
 // are closed, once, while the flow itself stays in the table for stray
-// packets and is emitted, once, when its linger runs out.
+// packets and is emitted, once, when its linger runs out. Sharded tells
+// it too, once the segment that settled the flow has been processed (Sync).
 func TestOnSettled(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d shards", n), func(t *testing.T) { testOnSettled(t, n) })
+	}
+}
+
+func testOnSettled(t *testing.T, shards int) {
 	var flows []*reassembly.Flow
 	var settled []reassembly.Settled
-	tab := reassembly.NewTable(reassembly.DefaultConfig(), func(f *reassembly.Flow) { flows = append(flows, f) })
+	emit := func(f *reassembly.Flow) { flows = append(flows, f) }
+	var tab interface {
+		advancer
+		OnSettled(func(reassembly.Settled))
+	} = reassembly.NewTable(reassembly.DefaultConfig(), emit)
+	sync := func() {}
+	if shards > 1 {
+		s := reassembly.NewSharded(reassembly.DefaultConfig(), shards, emit)
+		tab, sync = s, s.Sync
+	}
 	tab.OnSettled(func(s reassembly.Settled) { settled = append(settled, s) })
 	segs := []capture.Segment{
 		seg(0, true, capture.SYN, 1000, 0, 0),
@@ -178,6 +194,7 @@ func TestOnSettled(t *testing.T) {
 	for i := range segs {
 		segs[i].Index = uint64(i + 1)
 		tab.Add(&segs[i])
+		sync()
 		if want := min(i/4, 1); len(settled) != want {
 			t.Fatalf("after packet %d: %d flows settled, want %d", i+1, len(settled), want)
 		}

@@ -69,6 +69,8 @@ type Sharded struct {
 	// servers are the ports seen answering a SYN, each announced once to
 	// every shard (batch.servers).
 	servers portSet
+	// onSettled receives the flows the shards settle (OnSettled).
+	onSettled func(Settled)
 	// now is the latest segment time added, the clock a single Table
 	// would have; seen is set once there is one.
 	now  int64
@@ -101,6 +103,7 @@ type shard struct {
 	// sends them on Sharded.out.
 	pending []*Flow
 	changes []stateChange
+	settled []Settled
 
 	// On the caller's goroutine: queued counts the segments handed to the
 	// shard, processed those it reported done, lastDone is the capture
@@ -115,6 +118,7 @@ type shardReport struct {
 	shard   *shard
 	flows   []*Flow
 	changes []stateChange
+	settled []Settled
 	// segs segments were processed, the latest with capture index last.
 	segs uint64
 	last uint64
@@ -215,16 +219,16 @@ func (sh *shard) work(out chan<- shardReport) {
 		if b.do != nil {
 			b.do(sh.table)
 		}
-		if len(sh.pending) > 0 || len(sh.changes) > 0 || len(b.segs) > 0 {
+		if len(sh.pending) > 0 || len(sh.changes) > 0 || len(sh.settled) > 0 || len(b.segs) > 0 {
 			for _, f := range sh.pending {
 				f.ID = f.FirstIndex
 			}
-			r := shardReport{shard: sh, flows: sh.pending, changes: sh.changes, segs: uint64(len(b.segs))}
+			r := shardReport{shard: sh, flows: sh.pending, changes: sh.changes, settled: sh.settled, segs: uint64(len(b.segs))}
 			if len(b.segs) > 0 {
 				r.last = b.segs[len(b.segs)-1].Index
 			}
 			out <- r
-			sh.pending, sh.changes = nil, nil
+			sh.pending, sh.changes, sh.settled = nil, nil, nil
 		}
 		if b.done != nil {
 			b.done <- struct{}{}
@@ -313,6 +317,11 @@ func (s *Sharded) deliver(r shardReport) {
 	}
 	sh.waiting = append(sh.waiting, r.changes...)
 	s.merge()
+	// A flow settles in an earlier batch than the one that emits it, or
+	// in the same: its shard reports in order, so settled goes first.
+	for _, x := range r.settled {
+		s.onSettled(x)
+	}
 	for _, f := range r.flows {
 		s.census.flowDone(f)
 		s.emit(f)
@@ -408,6 +417,29 @@ func (s *Sharded) Sync() {
 		return
 	}
 	s.barrier(s.catchUp, true)
+}
+
+// OnSettled makes the table call fn once for each flow as it settles, as
+// Table.OnSettled does, on the caller's goroutine like emit: from inside
+// Add, Sync, Advance, States, Stats and Close, once the shard has
+// processed the segment that settled the flow. Set it before adding
+// segments.
+func (s *Sharded) OnSettled(fn func(Settled)) {
+	if s.single != nil {
+		s.single.OnSettled(fn)
+		return
+	}
+	if s.closed {
+		return
+	}
+	s.onSettled = fn
+	s.barrier(func(t *Table) {
+		for _, sh := range s.shards {
+			if sh.table == t {
+				t.OnSettled(func(x Settled) { sh.settled = append(sh.settled, x) })
+			}
+		}
+	}, true)
 }
 
 // Advance moves every shard's clock to nowNanos without a packet, as
