@@ -224,7 +224,6 @@ type census struct {
 	snap    map[netip.Addr]StateCounts
 	snapOth StateCounts
 
-	now    int64
 	hosts  map[netip.Addr]*hostTally
 	others hostTally
 	pairs  map[pairKey]*pairTally
@@ -325,8 +324,8 @@ func (cs *census) host(a netip.Addr) *hostTally {
 	return h
 }
 
-// advance applies the TIME_WAIT expiries due by t, takes the snapshot once
-// time passes the chosen instant, and moves the series to t.
+// advance applies the TIME_WAIT expiries due by t and takes the snapshot
+// once time passes the chosen instant.
 func (cs *census) advance(t int64) {
 	for cs.head < len(cs.fifo) && cs.fifo[cs.head].at <= t {
 		x := cs.fifo[cs.head]
@@ -346,7 +345,6 @@ func (cs *census) advance(t int64) {
 		cs.step(&e)
 	}
 	cs.snapshotBefore(t)
-	cs.now = max(cs.now, t)
 }
 
 // snapshotBefore takes the snapshot if t is past the chosen instant.
