@@ -142,3 +142,32 @@ func TestStreamedReportIsWholeOrAbsent(t *testing.T) {
 		}
 	}
 }
+
+// The formats for a person keep a bounded number of flows in detail and
+// count the rest: every total covers all flows, and the report says how
+// many it does not list.
+func TestPersonFormatsKeepBoundedDetail(t *testing.T) {
+	const n = keepNormal + 700
+	path := filepath.Join(t.TempDir(), "conns.pcap")
+	shortConns(t, path, n)
+	r := runCommand(t, "--format", "text", "--progress=false", path)
+	if r.code != exitOK {
+		t.Fatalf("%v\nwant exit 0", r)
+	}
+	for _, want := range []string{
+		"tcpaudit: 5700 TCP flows, 0 abnormal",
+		"  clean  5700",
+		"700 more flows not listed one by one",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("text report lacks %q", want)
+		}
+	}
+	if got := strings.Count(r.stdout, "\n  #"); got != keepNormal {
+		t.Errorf("text report lists %d flows, want %d", got, keepNormal)
+	}
+	r = runCommand(t, "--format", "html", "--progress=false", path)
+	if want := "700 more flows are not shown"; !strings.Contains(r.stdout, want) {
+		t.Errorf("html report lacks %q", want)
+	}
+}
