@@ -22,8 +22,9 @@ import (
 // exactly what json.Encoder with a two-space indent would write for the
 // whole document.
 type jsonWriter struct {
-	w io.Writer
-	n int // flows written
+	w   io.Writer
+	n   int    // flows written
+	buf []byte // one flow's bytes
 }
 
 func newJSON(w io.Writer) streamer { return &jsonWriter{w: w} }
@@ -124,19 +125,16 @@ func (j *jsonWriter) Begin(time.Time) error {
 	return err
 }
 
-// Flow writes one element of the flows array.
+// Flow writes one element of the flows array, with appendJSONFlow into a
+// buffer reused from flow to flow.
 func (j *jsonWriter) Flow(f *reassembly.Flow) error {
-	b, err := json.MarshalIndent(NewJSONFlow(f), "    ", "  ")
-	if err != nil {
-		return err
-	}
 	sep := ",\n    "
 	if j.n == 0 {
 		sep = "\n    "
 	}
 	j.n++
-	io.WriteString(j.w, sep)
-	_, err = j.w.Write(b)
+	j.buf = appendJSONFlow(append(j.buf[:0], sep...), f)
+	_, err := j.w.Write(j.buf)
 	return err
 }
 
