@@ -105,12 +105,18 @@ type shard struct {
 	changes []stateChange
 	settled []Settled
 
+	// spare carries emptied change slices back from the caller, so that
+	// they are allocated once.
+	spare chan []stateChange
+
 	// On the caller's goroutine: queued counts the segments handed to the
 	// shard, processed those it reported done, lastDone is the capture
-	// index of the latest of them, and changes waiting for the merge.
+	// index of the latest of them, and waiting[waitHead:] are the changes
+	// waiting for the merge.
 	queued, processed uint64
 	lastDone          uint64
 	waiting           []stateChange
+	waitHead          int
 }
 
 // shardReport is what a worker sends back after a batch.
@@ -183,8 +189,9 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 	s.shards = make([]*shard, n)
 	for i := range s.shards {
 		sh := &shard{
-			in:   make(chan *batch, queueDepth),
-			free: make(chan *batch, queueDepth+2),
+			in:    make(chan *batch, queueDepth),
+			free:  make(chan *batch, queueDepth+2),
+			spare: make(chan []stateChange, queueDepth+2),
 		}
 		// queueDepth batches queued, one being worked on, one being
 		// filled: the caller never waits for a batch that does not exist.
@@ -229,6 +236,11 @@ func (sh *shard) work(out chan<- shardReport) {
 			}
 			out <- r
 			sh.pending, sh.changes, sh.settled = nil, nil, nil
+			select {
+			case c := <-sh.spare:
+				sh.changes = c
+			default:
+			}
 		}
 		if b.done != nil {
 			b.done <- struct{}{}
@@ -315,7 +327,20 @@ func (s *Sharded) deliver(r shardReport) {
 	if r.segs > 0 {
 		sh.lastDone = r.last
 	}
+	if sh.waitHead > 0 && 2*sh.waitHead >= len(sh.waiting) {
+		// Move the live part down, so that the dead head does not grow
+		// the slice while the merge keeps some changes waiting.
+		n := copy(sh.waiting, sh.waiting[sh.waitHead:])
+		clear(sh.waiting[n:])
+		sh.waiting, sh.waitHead = sh.waiting[:n], 0
+	}
 	sh.waiting = append(sh.waiting, r.changes...)
+	if r.changes != nil {
+		select {
+		case sh.spare <- r.changes[:0]:
+		default:
+		}
+	}
 	s.merge()
 	// A flow settles in an earlier batch than the one that emits it, or
 	// in the same: its shard reports in order, so settled goes first.
@@ -341,19 +366,17 @@ func (s *Sharded) merge() {
 	for {
 		var next *shard
 		for _, sh := range s.shards {
-			if len(sh.waiting) > 0 && sh.waiting[0].seq <= bound &&
-				(next == nil || sh.waiting[0].seq < next.waiting[0].seq) {
+			if sh.waitHead < len(sh.waiting) && sh.waiting[sh.waitHead].seq <= bound &&
+				(next == nil || sh.waiting[sh.waitHead].seq < next.waiting[next.waitHead].seq) {
 				next = sh
 			}
 		}
 		if next == nil {
 			return
 		}
-		s.census.apply(&next.waiting[0])
-		next.waiting[0] = stateChange{}
-		next.waiting = next.waiting[1:]
-		if len(next.waiting) == 0 {
-			next.waiting = nil // let the drained backing array go
+		s.census.apply(&next.waiting[next.waitHead])
+		if next.waitHead++; next.waitHead == len(next.waiting) {
+			next.waiting, next.waitHead = next.waiting[:0], 0 // drained: reuse it
 		}
 	}
 }
