@@ -41,7 +41,7 @@ const (
 	// by number of state changes.
 	SeriesHosts = 16
 	// seriesStep0 is the first bucket width.
-	seriesStep0 = int64(time.Millisecond)
+	seriesStep0 = int64(time.Microsecond)
 )
 
 // StateCounts counts sockets per state, indexed by State. CLOSED and

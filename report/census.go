@@ -165,8 +165,9 @@ func censusSeries(c *reassembly.Census, hosts []netip.Addr, start, end time.Time
 				lo = start.Add(time.Duration(float64(span) * float64(j) / float64(n)))
 				hi = start.Add(time.Duration(float64(span) * float64(j+1) / float64(n)))
 			}
+			// [lo, hi) is the output bucket: hi belongs to the next one.
 			first := max(int(lo.Sub(c.Series.Start)/step), 0)
-			last := min(int(hi.Sub(c.Series.Start)/step), len(src)-1)
+			last := min(int((hi.Sub(c.Series.Start)-1)/step), len(src)-1)
 			if j == n-1 || span <= 0 {
 				last = len(src) - 1
 			}
