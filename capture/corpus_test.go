@@ -187,7 +187,7 @@ func checkFormatError(t *testing.T, err error, path string) {
 func TestCrossCheckGopacket(t *testing.T) {
 	var total, both, onlyOurs, onlyTheirs, checksums int
 	for _, path := range corpusFiles(t) {
-		in, err := openInput(path)
+		in, err := openInput(path, nil)
 		if err != nil {
 			continue
 		}

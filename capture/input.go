@@ -123,11 +123,14 @@ func (in *input) discard(n int) (int, error) {
 // openInput opens path ("-" is standard input), sees through gzip by its
 // magic bytes (never by the file name), and returns a reader positioned at
 // the start of the capture.
-func openInput(path string) (*input, error) {
+func openInput(path string, stdin io.Reader) (*input, error) {
 	in := &input{name: path}
 	var f io.ReadCloser
 	if path == "-" {
-		f = io.NopCloser(os.Stdin)
+		if stdin == nil {
+			stdin = os.Stdin
+		}
+		f = io.NopCloser(stdin)
 	} else {
 		file, err := os.Open(path)
 		if err != nil {

@@ -31,6 +31,9 @@ type Options struct {
 	// VerifyChecksums sets Segment.Checksum for every fully captured
 	// segment, as Zeek does without -C.
 	VerifyChecksums bool
+	// Stdin is what "-" reads; nil means os.Stdin. The command passes its
+	// own standard input so that it can be driven in-process.
+	Stdin io.Reader
 }
 
 // packet is one record as a reader returns it. data belongs to the reader
@@ -129,6 +132,11 @@ func OpenFiles(paths []string, opts Options) (*Source, error) {
 			r.Close()
 		}
 	}
+	// A file that cannot be opened or is no capture at all must not cost
+	// the packets of the others: its error is kept and returned by Next
+	// after theirs, as damage further in a file is. Only when no input is
+	// readable is there nothing to report, and OpenFiles fails.
+	var unreadable []error
 	for _, p := range paths {
 		if p == "-" {
 			if stdin++; stdin > 1 {
@@ -136,20 +144,24 @@ func OpenFiles(paths []string, opts Options) (*Source, error) {
 				return nil, errors.New(`standard input ("-") given more than once`)
 			}
 		}
-		in, err := openInput(p)
+		in, err := openInput(p, opts.Stdin)
 		if err != nil {
-			closeAll()
-			return nil, err
+			unreadable = append(unreadable, err)
+			continue
 		}
 		r, err := newFileReader(in)
 		if err != nil {
 			in.Close()
-			closeAll()
-			return nil, err
+			unreadable = append(unreadable, err)
+			continue
 		}
 		readers = append(readers, r)
 	}
+	if len(readers) == 0 {
+		return nil, unreadable[0]
+	}
 	s := newSource(readers, opts)
+	s.errs = append(s.errs, unreadable...)
 	if opts.Filter != "" {
 		f, err := newBPFFilter(opts.Filter)
 		if err != nil {

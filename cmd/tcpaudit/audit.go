@@ -225,7 +225,7 @@ func runFiles(o *options, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer cleanup()
 
-	src, err := capture.OpenFiles(o.inputs, capture.Options{Filter: o.filter})
+	src, err := capture.OpenFiles(o.inputs, capture.Options{Filter: o.filter, Stdin: stdin})
 	if err != nil {
 		complain(stderr, "%v", err)
 		return exitBadInput
