@@ -26,10 +26,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
@@ -89,7 +91,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout*8)
+	// Ctrl-C stops the tool being measured too (CommandContext kills it),
+	// rather than leaving a tshark running for a minute.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 
 	root, err := moduleRoot()
