@@ -280,6 +280,11 @@ func (c *conn) notes(at int64) {
 		add("%d RST%s outside the receive window ignored (blind or spoofed, RFC 5961); first from the %s, seq %d not in [%d, %d)",
 			c.blindRSTs, plural(c.blindRSTs), b.from, uint32(b.seq), uint32(b.lo), uint32(b.hi))
 	}
+	if c.challengedRSTs > 0 {
+		b := c.challengeExample
+		add("%d RST%s inside the receive window but not at the expected sequence ignored: Linux answers them with a challenge ACK (RFC 5961 3.2); first from the %s, seq %d, expected %d",
+			c.challengedRSTs, plural(c.challengedRSTs), b.from, uint32(b.seq), uint32(b.lo))
+	}
 	if c.unknownRSTs > 0 {
 		add("RST accepted without knowing the receiver's window (connection began before the capture)")
 	}

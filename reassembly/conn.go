@@ -53,11 +53,15 @@ type conn struct {
 	synAckISNs     uint64 // SYN-ACKs with an ISN other than the first one
 	blindRSTs      uint64
 	blindExample   blindRST
-	unknownRSTs    uint64
-	backwards      uint64
-	maxBack        int64
-	finishedBy     string // why the flow left the table early, for Notes
-	settled        bool   // Table.OnSettled was told of it
+	// challengedRSTs counts RSTs inside the receive window but not at
+	// RCV.NXT, which RFC 5961 answers with a challenge ACK.
+	challengedRSTs   uint64
+	challengeExample blindRST
+	unknownRSTs      uint64
+	backwards        uint64
+	maxBack          int64
+	finishedBy       string // why the flow left the table early, for Notes
+	settled          bool   // Table.OnSettled was told of it
 
 	// synSentRSTs counts RSTs an end in SYN-SENT ignored because they did
 	// not acknowledge its SYN (RFC 9293 p. 67); the first came from
@@ -218,7 +222,9 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 	if fl.Has(capture.SYN) {
 		s.wscale = seg.WScale
 	}
-	s.win, s.winValid, s.winScaled = uint32(seg.Window), true, false
+	// RFC 7323 section 2.2: the window of a SYN is never scaled, so it is
+	// exact as it stands.
+	s.win, s.winValid, s.winScaled = uint32(seg.Window), true, fl.Has(capture.SYN)
 	if !fl.Has(capture.SYN) && c.scaleKnown() {
 		// RFC 7323 section 2.3: scaling applies only if both SYNs offered it.
 		if s.wscale > 0 && r.wscale >= 0 {
@@ -385,13 +391,22 @@ func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
 		// attempt goes on.
 		return
 	}
-	ok, unknown, lo, hi := c.rstAcceptable(seg, from)
+	ok, challenge, unknown, lo, hi := c.rstAcceptable(seg, from)
 	if !ok && r.state == SynSent && r.sawSYN {
 		// Not blind: an answer to the SYN that SYN-SENT may not take.
 		if c.synSentRSTs == 0 {
 			c.synSentRSTBy, c.synSentRSTWhy = from, r.synSentRSTFault(seg)
 		}
 		c.synSentRSTs++
+		return
+	}
+	if challenge {
+		// In the window but not at RCV.NXT: Linux answers with a
+		// challenge ACK and the connection goes on (RFC 5961 3.2).
+		if c.challengedRSTs == 0 {
+			c.challengeExample = blindRST{from: from, seq: Seq(seg.Seq), lo: lo, hi: hi}
+		}
+		c.challengedRSTs++
 		return
 	}
 	if !ok {
@@ -424,41 +439,48 @@ func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
 	c.setState(to, Closed, t)
 }
 
-// rstAcceptable applies RFC 5961 section 3.2 at the capture point: a RST is
-// acceptable when its sequence number lies in the receiver's window
-// [rcv.nxt, rcv.nxt+rcv.wnd), where rcv.nxt is the receiver's latest ACK.
-// (RFC 5961 has an in-window but inexact RST answered with a challenge ACK;
-// at the capture point the receiver's ACKs may lag what is in flight, so any
-// in-window RST is taken as ending the flow.) unknown reports that the window
-// could not be known (the flow started before the capture), in which case
-// the RST is accepted. lo and hi are the window checked.
-func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, unknown bool, lo, hi Seq) {
+// rstAcceptable applies RFC 5961 section 3.2 at the capture point. A RST
+// ends the connection only when its sequence number is exactly the
+// receiver's RCV.NXT. Two values stand for RCV.NXT on the wire: the
+// receiver's latest ACK, and the sender's own next sequence number (what a
+// stack puts in the RST of an abortive close; the two differ only while data
+// is in flight). A RST elsewhere in the receive window is answered by Linux
+// with a challenge ACK and changes nothing (challenge reports that case); a
+// RST outside it is dropped silently. unknown reports that the window could
+// not be known (the flow started before the capture), in which case the RST
+// is accepted. lo and hi are the window checked.
+func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, challenge, unknown bool, lo, hi Seq) {
 	s, r := &c.ends[from], &c.ends[from.Reverse()]
 	seq := Seq(seg.Seq)
 	if r.state == SynSent && r.sawSYN {
 		// RFC 9293 p. 67: in SYN-SENT a RST is acceptable iff it ACKs the SYN.
 		want := r.isn + 1
-		return seg.Flags.Has(capture.ACK) && Seq(seg.Ack) == want && r.echoOK(seg), false, want, want + 1
+		return seg.Flags.Has(capture.ACK) && Seq(seg.Ack) == want && r.echoOK(seg), false, false, want, want + 1
 	}
-	if s.nxtValid && seq == s.nxt {
-		return true, false, seq, seq + 1
+	if s.nxtValid && seq == s.nxt || r.ackValid && seq == r.ack {
+		return true, false, false, seq, seq + 1
 	}
 	if !r.ackValid || !r.winValid {
-		return true, true, 0, 0
+		if !s.nxtValid {
+			return true, false, true, 0, 0
+		}
+		// The receiver's window is unknown but the sender's stream is
+		// not: a RST far from where the sender is cannot be its own.
+		lo = s.nxt - 1<<16 // modulo 2^32, as sequence space is
+		hi = lo.Add(1 << 17)
+		if !seq.InWindow(lo, 1<<17) {
+			return false, false, false, lo, hi
+		}
+		return true, false, true, 0, 0
 	}
-	win := max(r.win, 1)
-	if r.winScaled {
-		return seq.InWindow(r.ack, Size(win)), false, r.ack, r.ack.Add(Size(win))
+	win := Size(max(r.win, 1))
+	if !r.winScaled {
+		// Scale unknown: the raw window is a lower bound, raw<<14 an
+		// upper one; take the upper bound to call a RST in-window.
+		win = Size(min(uint64(win)<<14, 1<<30))
 	}
-	// Scale unknown: the raw window is a lower bound, raw<<14 an upper one.
-	if seq.InWindow(r.ack, Size(win)) {
-		return true, false, r.ack, r.ack.Add(Size(win))
-	}
-	maxWin := Size(min(uint64(win)<<14, 1<<30))
-	if !seq.InWindow(r.ack, maxWin) {
-		return false, false, r.ack, r.ack.Add(maxWin)
-	}
-	return true, true, 0, 0
+	lo, hi = r.ack, r.ack.Add(win)
+	return false, seq.InWindow(r.ack, win), false, lo, hi
 }
 
 // synSentRSTFault says why this end, in SYN-SENT, ignores seg, a RST that
