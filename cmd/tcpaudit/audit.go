@@ -367,8 +367,9 @@ func (a *audit) writeReport(d *report.Data, stdout io.Writer) error {
 // expected.
 type output struct {
 	w      io.Writer
-	file   *os.File // nil for standard output
+	file   *os.File // the temporary file renamed to target; nil otherwise
 	target string
+	dev    *os.File // a device or pipe written in place (-o /dev/null)
 	// stream is the streamed report, begun at the first flow, when the
 	// capture's start (Zeek's #open) is known.
 	stream *report.Stream
@@ -377,6 +378,16 @@ type output struct {
 func openOutput(o *options, stdout io.Writer) (*output, error) {
 	out := &output{w: stdout}
 	if o.output != "" && o.output != "-" {
+		if st, err := os.Stat(o.output); err == nil && !st.Mode().IsRegular() {
+			// A device or a pipe (-o /dev/null, -o /dev/stdout) is
+			// written in place: renaming over it would replace it.
+			f, err := os.OpenFile(o.output, os.O_WRONLY, 0)
+			if err != nil {
+				return nil, fmt.Errorf("writing report: %w", err)
+			}
+			out.w, out.dev = f, f
+			return out, nil
+		}
 		f, err := os.Create(o.output + ".tmp")
 		if err != nil {
 			return nil, fmt.Errorf("writing report: %w", err)
@@ -395,6 +406,9 @@ func (out *output) name() string {
 
 // commit puts a whole report in place.
 func (out *output) commit() error {
+	if out.dev != nil {
+		return out.dev.Close()
+	}
 	if out.file == nil {
 		return nil
 	}
@@ -408,6 +422,10 @@ func (out *output) commit() error {
 // discard removes a report that will not be whole. It does nothing for
 // standard output or a nil output.
 func (out *output) discard() {
+	if out != nil && out.dev != nil {
+		out.dev.Close()
+		return
+	}
 	if out == nil || out.file == nil {
 		return
 	}

@@ -191,3 +191,22 @@ func TestJSONContract(t *testing.T) {
 		t.Error("no summary object")
 	}
 }
+
+// TestOutputToDevice: -o /dev/null is written in place. The whole-or-nothing
+// rename that protects regular files would replace the device itself.
+func TestOutputToDevice(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-o", os.DevNull, "../../testdata/demo.pcap"}, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	st, err := os.Stat(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("%s is no longer a character device: %v", os.DevNull, st.Mode())
+	}
+	if _, err := os.Stat(os.DevNull + ".tmp"); err == nil {
+		t.Errorf("%s.tmp left behind", os.DevNull)
+	}
+}
