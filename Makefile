@@ -58,8 +58,12 @@ LONGFUZZ ?= 5m
 fuzz:
 	$(MAKE) fuzz-smoke FUZZTIME=$(LONGFUZZ)
 
+# Benchmarks are commands, never tests: nothing in `make test` depends on the
+# machine's speed. tcpbench generates (and caches) a large capture with
+# cmd/tcpgen, then times tcpaudit, tcptrace and tshark on it side by side.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./capture ./reassembly
+	$(GO) run ./cmd/tcpbench $(BENCHFLAGS)
+	$(GO) test -run '^$$' -bench . -benchmem ./capture ./reassembly ./report
 
 clean:
 	rm -rf bin
