@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"github.com/tcpaudit/tcpaudit/internal/peers"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -74,7 +75,7 @@ func readWiresharkFacts(t *testing.T, peers string) map[string]*wiresharkFacts {
 // readers must see exactly the records Wireshark sees (including how many
 // come before the damage in a broken file), and the decoder the same TCP.
 func TestWiresharkCounts(t *testing.T) {
-	peers := peersDir(t)
+	peers := peers.Dir(t)
 	// Where we knowingly differ from Wireshark, and why.
 	differ := map[string]string{
 		// Wireshark guesses among pcap variants from the first records and

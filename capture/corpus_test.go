@@ -3,61 +3,18 @@ package capture
 import (
 	"errors"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/tcpaudit/tcpaudit/internal/peers"
 )
 
-// peersDir finds ../shared/peers next to the module root, or skips.
-func peersDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	peers := filepath.Join(dir, "..", "shared", "peers")
-	if _, err := os.Stat(peers); err != nil {
-		t.Skipf("peer corpus %s absent: skipping (it is not part of the repository)", peers)
-	}
-	return peers
-}
-
-// corpusFiles lists every capture under the peer corpus.
-func corpusFiles(t testing.TB) []string {
-	peers := peersDir(t)
-	var files []string
-	err := filepath.WalkDir(peers, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng")) {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Skipf("no captures under %s", peers)
-	}
-	return files
-}
+// corpusFiles lists every capture under the peer corpus, or skips.
+func corpusFiles(t testing.TB) []string { return peers.Captures(t) }
 
 // readAll drains a Source, returning its segments and final error.
 func readAll(t testing.TB, src *Source) ([]Segment, error) {

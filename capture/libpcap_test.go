@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"github.com/tcpaudit/tcpaudit/internal/peers"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,7 @@ import (
 // EXPECTED_ERRORS.txt) and requires that we reject them too, saying the
 // same thing in our words, with the file and offset.
 func TestLibpcapRejects(t *testing.T) {
-	dir := filepath.Join(peersDir(t), "libpcap")
+	dir := filepath.Join(peers.Dir(t), "libpcap")
 	f, err := os.Open(filepath.Join(dir, "EXPECTED_ERRORS.txt"))
 	if err != nil {
 		t.Skipf("libpcap expectations absent: %v", err)

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"github.com/tcpaudit/tcpaudit/internal/peers"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -50,7 +51,7 @@ func zeekTCPPackets(t *testing.T, path string) (n int, ok bool) {
 // checks link layers, VLAN/MPLS/PPPoE and the Teredo and GTP tunnels
 // against Zeek itself.
 func TestZeekPacketCounts(t *testing.T) {
-	dir := filepath.Join(peersDir(t), "zeek")
+	dir := filepath.Join(peers.Dir(t), "zeek")
 	logs, _ := filepath.Glob(filepath.Join(dir, "*.conn.log"))
 	if len(logs) == 0 {
 		t.Skip("no Zeek baselines")

@@ -458,17 +458,6 @@ func TestBrokenPeerCaptures(t *testing.T) {
 	}
 }
 
-// captureExt reports whether a file name looks like a capture.
-func captureExt(name string) bool {
-	name = strings.TrimSuffix(name, ".gz")
-	for _, ext := range []string{".pcap", ".pcapng", ".cap", ".trace", ".dump"} {
-		if strings.HasSuffix(name, ext) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestPeerCapturesNoPanic runs the command on every capture under
 // ../shared/peers: each one is read without a panic, ends with exit 0 or
 // with the bad-input contract (exit 2, one line, file and offset), and no
@@ -476,22 +465,7 @@ func captureExt(name string) bool {
 // Every other report format must then end the same way on it.
 func TestPeerCapturesNoPanic(t *testing.T) {
 	dir := peers.Dir(t)
-	var files []string
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && captureExt(d.Name()) {
-			files = append(files, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Skipf("no captures under %s", dir)
-	}
+	files := peers.Captures(t)
 	for _, path := range files {
 		rel, _ := filepath.Rel(dir, path)
 		t.Run(rel, func(t *testing.T) {

@@ -5,6 +5,7 @@ package peers
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -32,4 +33,39 @@ func Dir(t testing.TB) string {
 		t.Skipf("peer corpus %s absent: skipping (it is not part of the repository)", p)
 	}
 	return p
+}
+
+// Captures lists every capture file under the corpus (pcap, pcapng and the
+// other names captures go by, gzipped or not), or skips the test when there
+// is none.
+func Captures(t testing.TB) []string {
+	t.Helper()
+	dir := Dir(t)
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && isCapture(d.Name()) {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Skipf("no captures under %s", dir)
+	}
+	return files
+}
+
+func isCapture(name string) bool {
+	name = strings.TrimSuffix(name, ".gz")
+	for _, ext := range []string{".pcap", ".pcapng", ".cap", ".trace", ".dump"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
 }
