@@ -29,13 +29,15 @@ vet: deps
 
 # What the tests need beyond the build: Debian's chromium for the HTML report's
 # browser test, and iproute2 + nftables + setcap for the network-namespace
-# suite (which runs only as root and skips otherwise).
+# suite (which runs only as root and skips otherwise), and tcpdump to read
+# back the evidence files the tests write.
 test-deps: deps
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v ip >/dev/null || missing="$$missing iproute2"; \
 	command -v nft >/dev/null || missing="$$missing nftables"; \
 	command -v setcap >/dev/null || missing="$$missing libcap2-bin"; \
+	command -v tcpdump >/dev/null || missing="$$missing tcpdump"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing test dependencies:$$missing"; \
 		$(SUDO) apt-get update -qq && \
