@@ -281,10 +281,11 @@ func (cs *census) change(c *conn, side Side, from, to State, t int64) {
 	if from == to {
 		return
 	}
-	e := stateChange{seq: cs.seq, t: t, flow: c.f.ID, side: side,
+	// A flow is known by its first packet, not its ID: a shard's table
+	// (forward) does not know the IDs Sharded gives its flows.
+	e := stateChange{seq: cs.seq, t: t, flow: c.f.FirstIndex, side: side,
 		client: c.f.Ends[Client].Addr, server: c.f.Ends[Server].Addr, from: from, to: to}
 	if cs.forward != nil {
-		e.flow = c.f.FirstIndex // the shard's IDs are its own count
 		cs.forward(&e)
 		return
 	}

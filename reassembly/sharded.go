@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"runtime"
+	"sort"
 	"sync"
 
 	"github.com/tcpaudit/tcpaudit/capture"
@@ -27,16 +28,26 @@ import (
 // timestamp goes backwards, and before States and Close, so that timers and
 // backwards-time handling decide as one Table would.
 //
-// Sharded has Table's API and contract, with three differences that follow
-// from the concurrency:
-//   - a flow's ID is the Index of its first packet (Flow.FirstIndex), not a
-//     count: a count would need every shard to agree on the order in which
-//     flows began. It ascends in order of first packet as well, and does
-//     not depend on the number of shards.
-//   - flows of different shards are emitted in no particular order; sort
-//     them by ID.
-//   - emit is only called from inside Add, Sync, Advance, States, Stats and Close,
-//     on the caller's goroutine, so it needs no locking.
+// Sharded has Table's API and contract, and its results: the same flows
+// with the same IDs, emitted in the same order, so that a report does not
+// depend on the number of cores. What differs is when: emit is only called
+// from inside Add, Sync, Advance, States, Stats and Close, on the caller's
+// goroutine (so it needs no locking), a few thousand segments after Table
+// would have called it.
+//
+// Flows are numbered and emitted in Table's order by naming, for each
+// flow, the event (a segment or an Advance, counted by the caller, which
+// sees them all in capture order) at which Table numbers or emits it, and
+// handing flows out in event order once every shard has processed past
+// it. A shard's table tells (Table.order) why each flow ended: a new SYN
+// names its segment; a linger or idle timeout names the instant it ran
+// out, and Table ends it at the first event after the flow's last packet
+// whose clock has reached that instant. Flows ending at one event keep
+// Table's order among themselves: lingering ones, then idle ones, each by
+// last packet, then the replaced one; Close emits the rest by first packet.
+// Every batch also carries the caller's clock, and its shard expires what
+// is due by then, so that a shard is never behind the events it has seen;
+// every shard receives a batch at least every flushEvery segments.
 //
 // The state census (Census) must see state changes in the order a single
 // Table makes them, which is capture order: TIME_WAIT expiries, peaks and
@@ -78,6 +89,26 @@ type Sharded struct {
 	// closed is set by Close; the workers are gone afterwards.
 	closed bool
 	stats  TableStats
+
+	// seq counts events: segments added and Advances that moved the
+	// clock. marks[markHead:] are the events the flows still coming from
+	// the shards may end at; queue holds the flows waiting for every
+	// shard to process past their event; nextID numbers flows.
+	seq      uint64
+	last     uint64 // capture index of the latest segment
+	marks    []mark
+	markHead int
+	queue    flowQueue
+	nextID   uint64
+}
+
+// mark is one event: a segment (at is twice its capture index) or an
+// Advance (at is one more than its preceding segment's), with the table's
+// clock (the later of the latest packet and Advance) once it happened.
+type mark struct {
+	seq   uint64
+	at    uint64
+	clock int64
 }
 
 // Batching parameters. A batch of 256 segments is about 28 KB, so a few in
@@ -98,10 +129,10 @@ type shard struct {
 	// carries emptied batches back, so batches are allocated once.
 	in   chan *batch
 	free chan *batch
-	// pending collects what the table emitted during the current batch,
-	// changes the state changes it made; the worker owns them until it
-	// sends them on Sharded.out.
-	pending []*Flow
+	// items collects the flows the table began and ended during the
+	// current batch, changes the state changes it made; the worker owns
+	// them until it sends them on Sharded.out.
+	items   []shardItem
 	changes []stateChange
 	settled []Settled
 
@@ -117,17 +148,30 @@ type shard struct {
 	lastDone          uint64
 	waiting           []stateChange
 	waitHead          int
+	// caughtUp is the latest event the shard has processed and expired
+	// its flows at: it can only end flows at later events.
+	caughtUp uint64
+}
+
+// shardItem is a flow a shard's table began or ended, with what it told
+// Table.order.
+type shardItem struct {
+	f   *Flow
+	ev  flowEvent
+	key int64
 }
 
 // shardReport is what a worker sends back after a batch.
 type shardReport struct {
 	shard   *shard
-	flows   []*Flow
+	items   []shardItem
 	changes []stateChange
 	settled []Settled
 	// segs segments were processed, the latest with capture index last.
 	segs uint64
 	last uint64
+	// tick is the batch's tick: the shard has caught up with that event.
+	tick uint64
 }
 
 // flushEvery bounds the segments that may wait in partial batches, which
@@ -149,6 +193,12 @@ type batch struct {
 	// and done is signalled after it: Sync, States, Stats and Close use it.
 	do   func(*Table)
 	done chan struct{}
+	// tick is the caller's latest event when the batch was sent, now its
+	// latest segment time and wall its latest Advance: after the segments
+	// the worker brings its table's clock to them and expires what a
+	// single Table would have by then.
+	tick      uint64
+	now, wall int64
 }
 
 // serverPort makes port a server port before segs[i] (or after the last
@@ -178,10 +228,7 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 	}
 	s := &Sharded{emit: emit}
 	if n == 1 && runtime.GOMAXPROCS(0) == 1 || cfg.MaxFlows > 0 {
-		s.single = NewTable(cfg, func(f *Flow) {
-			f.ID = f.FirstIndex
-			emit(f)
-		})
+		s.single = NewTable(cfg, emit)
 		return s
 	}
 	s.out = make(chan shardReport, n*queueDepth)
@@ -198,7 +245,11 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 		for range queueDepth + 2 {
 			sh.free <- &batch{segs: make([]capture.Segment, 0, batchSize)}
 		}
-		sh.table = NewTable(cfg, func(f *Flow) { sh.pending = append(sh.pending, f) })
+		// The flows travel in items, with the event they end at.
+		sh.table = NewTable(cfg, func(*Flow) {})
+		sh.table.order = func(c *conn, ev flowEvent, key int64) {
+			sh.items = append(sh.items, shardItem{c.f, ev, key})
+		}
 		sh.table.census.forward = func(e *stateChange) { sh.changes = append(sh.changes, *e) }
 		s.shards[i] = sh
 		go sh.work(s.out)
@@ -223,19 +274,22 @@ func (sh *shard) work(out chan<- shardReport) {
 		for _, p := range servers {
 			sh.table.servers.add(p.port)
 		}
+		if b.tick > 0 {
+			sh.table.advance(b.now)
+			sh.table.wall = max(sh.table.wall, b.wall)
+			sh.table.expire()
+		}
 		if b.do != nil {
 			b.do(sh.table)
 		}
-		if len(sh.pending) > 0 || len(sh.changes) > 0 || len(sh.settled) > 0 || len(b.segs) > 0 {
-			for _, f := range sh.pending {
-				f.ID = f.FirstIndex
-			}
-			r := shardReport{shard: sh, flows: sh.pending, changes: sh.changes, settled: sh.settled, segs: uint64(len(b.segs))}
+		if len(sh.items) > 0 || len(sh.changes) > 0 || len(sh.settled) > 0 || len(b.segs) > 0 || b.tick > 0 {
+			r := shardReport{shard: sh, items: sh.items, changes: sh.changes, settled: sh.settled,
+				segs: uint64(len(b.segs)), tick: b.tick}
 			if len(b.segs) > 0 {
 				r.last = b.segs[len(b.segs)-1].Index
 			}
 			out <- r
-			sh.pending, sh.changes, sh.settled = nil, nil, nil
+			sh.items, sh.changes, sh.settled = nil, nil, nil
 			select {
 			case c := <-sh.spare:
 				sh.changes = c
@@ -268,6 +322,10 @@ func (s *Sharded) Add(seg *capture.Segment) {
 	if sh.cur == nil {
 		sh.cur = s.take(sh)
 	}
+	// The segment is an event from here on: a batch sent before (flush,
+	// take) must not claim it.
+	s.seq++
+	s.last = seg.Index
 	switch {
 	case !s.seen:
 		s.now, s.seen = seg.Time, true
@@ -276,6 +334,7 @@ func (s *Sharded) Add(seg *capture.Segment) {
 	default:
 		s.now = seg.Time
 	}
+	s.marks = append(s.marks, mark{s.seq, 2 * seg.Index, max(s.now, s.wall)})
 	if isSynAck(seg) && s.servers.add(seg.Src.Port()) {
 		// Every shard learns the new server port at this point of the
 		// capture, as one Table would (rare: once per port).
@@ -309,6 +368,7 @@ func (s *Sharded) take(sh *shard) *batch {
 // send queues b for sh's worker, emitting finished flows while the queue
 // is full.
 func (s *Sharded) send(sh *shard, b *batch) {
+	b.tick, b.now, b.wall = s.seq, s.now, s.wall
 	for {
 		select {
 		case sh.in <- b:
@@ -347,10 +407,89 @@ func (s *Sharded) deliver(r shardReport) {
 	for _, x := range r.settled {
 		s.onSettled(x)
 	}
-	for _, f := range r.flows {
-		s.census.flowDone(f)
-		s.emit(f)
+	sh.caughtUp = max(sh.caughtUp, r.tick)
+	for _, it := range r.items {
+		s.queue.push(s.place(it))
 	}
+	s.release()
+}
+
+// place names the event at which a single Table would have numbered or
+// emitted the item's flow, and its rank among the flows of that event.
+func (s *Sharded) place(it shardItem) queuedFlow {
+	q := queuedFlow{f: it.f, ev: it.ev}
+	switch it.ev {
+	case flowBegun:
+		q.seq, q.tie = s.eventAt(2*it.f.FirstIndex), it.f.FirstIndex
+	case endLingered, endIdle:
+		// Table's recency lists keep flows in order of last packet.
+		q.seq, q.tie = s.eventDue(2*it.f.LastIndex, it.key), it.f.LastIndex
+	case endReplaced, endEvicted:
+		q.seq, q.tie = s.eventAt(2*uint64(it.key)), it.f.FirstIndex
+	default: // endClosed
+		q.seq, q.tie = s.seq+1, it.f.FirstIndex
+	}
+	return q
+}
+
+// marksFrom returns the index in s.marks of the first live mark for which
+// ok holds; ok must be false and then true along the marks.
+func (s *Sharded) marksFrom(ok func(m *mark) bool) int {
+	live := s.marks[s.markHead:]
+	return s.markHead + sort.Search(len(live), func(i int) bool { return ok(&live[i]) })
+}
+
+// eventAt returns the event of the mark at at: a segment that has not been
+// released yet, so its mark is live.
+func (s *Sharded) eventAt(at uint64) uint64 {
+	if i := s.marksFrom(func(m *mark) bool { return m.at >= at }); i < len(s.marks) {
+		return s.marks[i].seq
+	}
+	return s.seq + 1
+}
+
+// eventDue returns the first event after the mark at at whose clock has
+// reached due (marks' clocks never go back), or the next event to come.
+func (s *Sharded) eventDue(at uint64, due int64) uint64 {
+	i := max(s.marksFrom(func(m *mark) bool { return m.at > at }),
+		s.marksFrom(func(m *mark) bool { return m.clock >= due }))
+	if i < len(s.marks) {
+		return s.marks[i].seq
+	}
+	return s.seq + 1
+}
+
+// release numbers and emits the queued flows of every event all shards
+// have caught up with: no shard can report an earlier one any more. The
+// marks of those events are no longer needed.
+func (s *Sharded) release() {
+	bound := uint64(math.MaxUint64)
+	for _, sh := range s.shards {
+		bound = min(bound, sh.caughtUp)
+	}
+	for len(s.queue) > 0 && s.queue[0].seq <= bound {
+		s.hand(s.queue.pop())
+	}
+	for s.markHead < len(s.marks) && s.marks[s.markHead].seq <= bound {
+		s.markHead++
+	}
+	if s.markHead == len(s.marks) {
+		s.marks, s.markHead = s.marks[:0], 0
+	} else if s.markHead > 1024 && 2*s.markHead >= len(s.marks) {
+		n := copy(s.marks, s.marks[s.markHead:])
+		s.marks, s.markHead = s.marks[:n], 0
+	}
+}
+
+// hand numbers a flow that begins, or emits one that ends.
+func (s *Sharded) hand(q queuedFlow) {
+	if q.ev == flowBegun {
+		s.nextID++
+		q.f.ID = s.nextID
+		return
+	}
+	s.census.flowDone(q.f)
+	s.emit(q.f)
 }
 
 // merge applies the waiting state changes in capture order, up to the
@@ -381,13 +520,16 @@ func (s *Sharded) merge() {
 	}
 }
 
-// flush sends every partial batch to its worker.
+// flush sends every partial batch to its worker, and an empty one to a
+// worker without one, so that every shard catches up with the latest
+// event and the flows waiting for it are released.
 func (s *Sharded) flush() {
 	for _, sh := range s.shards {
-		if sh.cur != nil && len(sh.cur.segs) > 0 {
-			s.send(sh, sh.cur)
-			sh.cur = nil
+		if sh.cur == nil {
+			sh.cur = s.take(sh)
 		}
+		s.send(sh, sh.cur)
+		sh.cur = nil
 	}
 }
 
@@ -476,6 +618,11 @@ func (s *Sharded) Advance(nowNanos int64) {
 	if s.closed {
 		return
 	}
+	if nowNanos > max(s.now, s.wall) {
+		// Table expires at an Advance that moves its clock, not at others.
+		s.seq++
+		s.marks = append(s.marks, mark{s.seq, 2*s.last + 1, nowNanos})
+	}
 	s.wall = max(s.wall, nowNanos)
 	s.barrier(func(t *Table) {
 		s.catchUp(t)
@@ -525,6 +672,15 @@ func (s *Sharded) Close(endNanos int64) {
 	s.closed = true
 	s.stats = sumStats(per)
 	s.merge() // every shard is done: nothing waits any more
+	// What is left ends at Close, or at the next event, which is Close:
+	// Table emits it all by first packet.
+	for i := range s.queue {
+		s.queue[i].ev, s.queue[i].tie = endClosed, s.queue[i].f.FirstIndex
+	}
+	s.queue.init()
+	for len(s.queue) > 0 {
+		s.hand(s.queue.pop())
+	}
 	s.census.close(max(endNanos, s.now, s.wall))
 }
 
@@ -616,5 +772,79 @@ func endpointHash(ap netip.AddrPort) uint64 {
 func (t *Table) advance(now int64) {
 	if !t.seen || now > t.now {
 		t.now, t.seen = now, true
+	}
+}
+
+// queuedFlow is a flow waiting for its turn: the event at which Table
+// numbers (flowBegun) or emits it, and its rank among that event's.
+type queuedFlow struct {
+	seq uint64
+	ev  flowEvent
+	tie uint64
+	f   *Flow
+}
+
+func (a *queuedFlow) before(b *queuedFlow) bool {
+	if a.seq != b.seq {
+		return a.seq < b.seq
+	}
+	if a.ev != b.ev {
+		return a.ev < b.ev
+	}
+	return a.tie < b.tie
+}
+
+// flowQueue is a binary min-heap of queued flows; container/heap would
+// box each one into an interface.
+type flowQueue []queuedFlow
+
+func (h *flowQueue) push(q queuedFlow) {
+	*h = append(*h, q)
+	h.up(len(*h) - 1)
+}
+
+func (h *flowQueue) pop() queuedFlow {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = queuedFlow{}
+	*h = q[:n]
+	h.down(0)
+	return top
+}
+
+func (h *flowQueue) init() {
+	for i := len(*h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h flowQueue) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h[i].before(&h[p]) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (h flowQueue) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].before(&h[l]) {
+			m = r
+		}
+		if !h[m].before(&h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
@@ -62,6 +63,46 @@ type Table struct {
 	// servers holds the ports that answered a SYN with a SYN-ACK, for
 	// the roles of flows seen without their SYN (roles).
 	servers portSet
+	// order, when set, is told of each flow as it begins and, just before
+	// it is emitted, why it ends: a Sharded's shard reports both so that
+	// the flows of all shards are numbered and emitted in this table's
+	// order (see Sharded).
+	order func(c *conn, ev flowEvent, key int64)
+}
+
+// flowEvent is what Table.order is told about a flow.
+type flowEvent uint8
+
+// The events of a flow, in the order Table emits flows ending at one
+// packet: Add first expires lingering finished flows, then idle ones, then
+// a new SYN replaces the packet's own flow, then the packet begins a flow.
+// Close comes after every packet.
+const (
+	_           flowEvent = iota
+	endLingered           // key: when its linger ran out
+	endIdle               // key: when its idle timeout ran out
+	endReplaced           // key: the capture index of the replacing SYN
+	endEvicted            // key: the capture index of the new flow's packet
+	flowBegun             // key: unused (the flow's FirstIndex says it)
+	endClosed             // key: unused
+)
+
+func (e flowEvent) String() string {
+	switch e {
+	case endLingered:
+		return "lingered"
+	case endIdle:
+		return "idle"
+	case endReplaced:
+		return "replaced"
+	case endEvicted:
+		return "evicted"
+	case flowBegun:
+		return "begun"
+	case endClosed:
+		return "closed"
+	}
+	return "flowEvent(" + strconv.Itoa(int(e)) + ")"
 }
 
 // NewTable returns an empty flow table. emit is called exactly once per
@@ -104,7 +145,7 @@ func (t *Table) Add(seg *capture.Segment) {
 	}
 	if c != nil && c.startsNew(seg) {
 		c.endTimeWait(ts)
-		t.finish(c, ts, "a new connection (SYN) on the same 4-tuple replaced it")
+		t.finish(c, ts, "a new connection (SYN) on the same 4-tuple replaced it", endReplaced, int64(seg.Index))
 		c = nil
 	}
 	if c == nil {
@@ -154,9 +195,11 @@ func (t *Table) Close(endNanos int64) {
 	for _, c := range t.flows {
 		rest = append(rest, c)
 	}
-	slices.SortFunc(rest, func(a, b *conn) int { return cmp.Compare(a.f.ID, b.f.ID) })
+	// First packet order is ID order, and a shard's table (see Sharded)
+	// must not read the IDs its caller writes.
+	slices.SortFunc(rest, func(a, b *conn) int { return cmp.Compare(a.f.FirstIndex, b.f.FirstIndex) })
 	for _, c := range rest {
-		t.finish(c, max(endNanos, c.last), "")
+		t.finish(c, max(endNanos, c.last), "", endClosed, 0)
 	}
 	t.census.close(endNanos)
 }
@@ -223,7 +266,7 @@ func (t *Table) linger() int64 { return max(int64(t.cfg.TimeWait), 0) }
 func (t *Table) expire() {
 	now := t.clock()
 	for c := t.done.head; c != nil && now-c.last >= t.linger(); c = t.done.head {
-		t.finish(c, c.last+t.linger(), "")
+		t.finish(c, c.last+t.linger(), "", endLingered, c.last+t.linger())
 	}
 	idle := int64(t.cfg.IdleTimeout)
 	if idle <= 0 {
@@ -231,7 +274,7 @@ func (t *Table) expire() {
 	}
 	for c := t.active.head; c != nil && now-c.last >= idle; c = t.active.head {
 		t.stats.IdleExpired++
-		t.finish(c, c.last+idle, "no packet for the idle timeout ("+fmtDur(idle)+")")
+		t.finish(c, c.last+idle, "no packet for the idle timeout ("+fmtDur(idle)+")", endIdle, c.last+idle)
 	}
 }
 
@@ -243,7 +286,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 		}
 		if victim != nil {
 			t.stats.Evicted++
-			t.finish(victim, t.clock(), "evicted from a full flow table (--max-flows)")
+			t.finish(victim, t.clock(), "evicted from a full flow table (--max-flows)", endEvicted, int64(seg.Index))
 		}
 	}
 	t.nextID++
@@ -260,6 +303,9 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 	}
 	t.flows[k] = c
 	t.active.pushBack(c)
+	if t.order != nil {
+		t.order(c, flowBegun, 0)
+	}
 	t.stats.Total++
 	return c
 }
@@ -281,7 +327,8 @@ func (t *Table) touch(c *conn) {
 	l.pushBack(c)
 }
 
-func (t *Table) finish(c *conn, at int64, why string) {
+// finish classifies c as of at and emits it; ev and key are for order.
+func (t *Table) finish(c *conn, at int64, why string, ev flowEvent, key int64) {
 	delete(t.flows, c.key)
 	if t.recent == c {
 		t.recent = nil
@@ -291,6 +338,9 @@ func (t *Table) finish(c *conn, at int64, why string) {
 	c.finalize(at, &t.cfg)
 	t.stats.Emitted++
 	t.census.flowDone(c.f)
+	if t.order != nil {
+		t.order(c, ev, key)
+	}
 	t.emit(c.f)
 }
 

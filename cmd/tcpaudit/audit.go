@@ -25,9 +25,11 @@ import (
 //   - totals, the table's state census and the evidence selection are
 //     counted for every flow.
 type audit struct {
-	o     *options
-	src   *capture.Source
-	table *reassembly.Table
+	o   *options
+	src *capture.Source
+	// table spreads the flows over one worker per core, with Table's
+	// results in Table's order (a plain Table on one core).
+	table *reassembly.Sharded
 	// flows are the flows kept for the report, totals count them all.
 	flows  []*reassembly.Flow
 	totals *report.Totals
@@ -93,7 +95,7 @@ func newAudit(o *options, src *capture.Source, stdout io.Writer) (*audit, error)
 		}
 		a.evidence = e
 	}
-	a.table = reassembly.NewTable(o.cfg, a.emitted)
+	a.table = reassembly.NewSharded(o.cfg, 0, a.emitted)
 	if o.at != "" {
 		// checkReportOptions rejected a bad --at before the capture.
 		if at, ok := censusInstant(o.at); ok {

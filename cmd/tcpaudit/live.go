@@ -219,7 +219,7 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 
 // advanceTable moves the table's clock to the wall clock now, less
 // liveClockLag.
-func advanceTable(t *reassembly.Table, now time.Time) {
+func advanceTable(t *reassembly.Sharded, now time.Time) {
 	t.Advance(now.Add(-liveClockLag).UnixNano())
 }
 
