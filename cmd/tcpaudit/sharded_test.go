@@ -96,3 +96,13 @@ func TestReportsDoNotDependOnCores(t *testing.T) {
 		}
 	}
 }
+
+func TestMemTotal(t *testing.T) {
+	in := "MemTotal:        8038172 kB\nMemFree:         1234 kB\n"
+	if got, want := memTotal([]byte(in)), uint64(8038172)<<10; got != want {
+		t.Errorf("memTotal = %d, want %d", got, want)
+	}
+	if got := memTotal([]byte("MemFree: 12 kB\n")); got != 0 {
+		t.Errorf("memTotal without MemTotal = %d, want 0", got)
+	}
+}
