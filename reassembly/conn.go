@@ -76,14 +76,14 @@ type conn struct {
 
 // rstInfo is the first RST that was accepted (in window).
 type rstInfo struct {
-	accepted bool
-	by       Side
-	time     int64
+	time int64
+	// silence is how long the RST sender had been silent before it.
+	silence int64
 	// peerRepeats is how many retransmissions or probes the RST's receiver
 	// had sent into the RST sender's silence just before it.
 	peerRepeats uint32
-	// silence is how long the RST sender had been silent before it.
-	silence int64
+	accepted    bool
+	by          Side
 	// afterClose is set when both FINs had been acknowledged before.
 	afterClose bool
 }

@@ -33,15 +33,15 @@ type hole struct{ lo, hi Seq }
 const dupWindow = int64(1_000_000) // 1 ms
 
 // signature identifies a segment for duplicate detection.
+// Fields are ordered by size, so that no padding is kept per flow.
 type signature struct {
-	seq, ack uint32
-	flags    capture.Flags
-	window   uint16
-	length   uint32
-	hasTS    bool
-	tsval    uint32
-	time     int64
-	valid    bool
+	time          int64
+	seq, ack      uint32
+	length, tsval uint32
+	window        uint16
+	flags         capture.Flags
+	hasTS         bool
+	valid         bool
 }
 
 func signatureOf(seg *capture.Segment, t int64) signature {
@@ -52,49 +52,49 @@ func signatureOf(seg *capture.Segment, t int64) signature {
 // endTrack is the inferred TCP state of one end, as rebuilt from the
 // segments it sent and received. All times are Unix nanoseconds.
 type endTrack struct {
-	state State
+	// Fields are ordered by size, so that no padding is kept per flow
+	// (two endTracks per open flow: issue 5).
 
-	sawSYN bool
-	isn    Seq
+	finTime     int64
+	finAckTime  int64
+	first, last int64 // times of the first and last packet this end sent
+	synTime     int64 // time of the latest SYN (or SYN-ACK) this end sent
+	twSince     int64 // when it entered TIME_WAIT
+
+	lastSig signature
+	holes   [maxHoles]hole
+
+	isn Seq
 	// nxt is one past the highest sequence number this end sent (its
 	// snd.nxt as seen at the capture point); valid iff nxtValid.
-	nxt      Seq
-	nxtValid bool
+	nxt Seq
 	// ack is the highest acknowledgment this end sent, i.e. its rcv.nxt;
 	// valid iff ackValid.
-	ack      Seq
-	ackValid bool
+	ack Seq
 	// win is the last window this end advertised, scaled when the scale is
 	// known (winScaled); valid iff winValid.
-	win       uint32
-	winValid  bool
-	winScaled bool
-	wscale    int8
-
-	finSent    bool
-	finSeq     Seq // sequence number of the FIN octet
-	finTime    int64
-	finAcked   bool
-	finAckTime int64
-	rstSent    bool
-
-	first, last int64 // times of the first and last packet this end sent
-	seen        bool
-	synTime     int64 // time of the latest SYN (or SYN-ACK) this end sent
-	// synTS is set when this end's SYN carried timestamps; synTSFirst and
-	// synTSLast are the TSvals of its first and latest SYN.
-	synTS                 bool
+	win    uint32
+	finSeq Seq // sequence number of the FIN octet
+	// synTSFirst and synTSLast are the TSvals of this end's first and
+	// latest SYN, when it carried timestamps (synTS).
 	synTSFirst, synTSLast uint32
-	twSince               int64 // when it entered TIME_WAIT
-
-	holes  [maxHoles]hole
-	nholes uint8
-
 	// runPackets and runRepeats count what this end sent since its peer last
 	// sent anything.
 	runPackets, runRepeats uint32
 
-	lastSig signature
+	state     State
+	wscale    int8
+	nholes    uint8
+	sawSYN    bool
+	nxtValid  bool
+	ackValid  bool
+	winValid  bool
+	winScaled bool
+	finSent   bool
+	finAcked  bool
+	rstSent   bool
+	seen      bool
+	synTS     bool
 }
 
 // classify decides what a non-RST segment means for its sender s and

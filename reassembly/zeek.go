@@ -87,19 +87,13 @@ type ZeekRecord struct {
 }
 
 // zEnd is one Zeek endpoint (TCP_Endpoint).
+//
+// Fields are ordered by size, so that no padding is kept per flow.
 type zEnd struct {
-	state, prev        zState
-	start, last, ack   uint32
-	seqWraps, ackWraps uint32
-	didClose           bool
-	finCnt, rstCnt     uint32
-	finSeq             uint64 // relative, one past the FIN
-	histSYN            uint64
-	histFIN            uint64
-	histRST            uint64
-	rxmt, rxmtThresh   uint32
-	win0, win0Thresh   uint32
-	gap, gapThresh     uint32
+	finSeq  uint64 // relative, one past the FIN
+	histSYN uint64
+	histFIN uint64
+	histRST uint64
 
 	// Reassembler state, relative sequence numbers: delivered is
 	// last_reassem_seq, trim is trim_seq, blocks hold data above a hole.
@@ -107,6 +101,15 @@ type zEnd struct {
 	trim      uint64
 	blocks    *[zeekMaxBlocks]zBlock // allocated at the first hole
 	nblocks   int
+
+	start, last, ack   uint32
+	seqWraps, ackWraps uint32
+	finCnt, rstCnt     uint32
+	rxmt, rxmtThresh   uint32
+	win0, win0Thresh   uint32
+	gap, gapThresh     uint32
+	state, prev        zState
+	didClose           bool
 }
 
 type zBlock struct{ lo, hi uint64 }
@@ -116,16 +119,16 @@ type zRecord struct {
 	orig, resp netip.AddrPort
 	ep         [2]zEnd // [0] is the originator, [1] the responder
 	hist       []byte
-	histSeen   uint32
 	firstIndex uint64
 	startTime  int64
 	lastTime   int64 // Conn()->LastTime()
-	isActive   bool
-	isPartial  bool
-	seenFirst  [2]bool
 	attemptAt  int64 // pending AttemptTimer, 0 if none
 	deleteAt   int64 // pending delete timer, 0 if none
 	expireAt   int64 // next ExpireTimer
+	histSeen   uint32
+	isActive   bool
+	isPartial  bool
+	seenFirst  [2]bool
 }
 
 // zeekTracker follows Zeek's records over the packets of one of our flows.
