@@ -212,6 +212,7 @@ type census struct {
 	// forward, when set, receives every change instead of the census
 	// applying it (a shard of a Sharded table).
 	forward func(*stateChange)
+	scratch stateChange // see change
 
 	// seq is the capture index of the segment being processed.
 	seq     uint64
@@ -282,14 +283,17 @@ func (cs *census) change(c *conn, side Side, from, to State, t int64) {
 		return
 	}
 	// A flow is known by its first packet, not its ID: a shard's table
-	// (forward) does not know the IDs Sharded gives its flows.
-	e := stateChange{seq: cs.seq, t: t, flow: c.f.FirstIndex, side: side,
+	// (forward) does not know the IDs Sharded gives its flows. The change
+	// is built in scratch: through forward it would escape, and cost an
+	// allocation per state change. Neither forward nor apply keeps it.
+	e := &cs.scratch
+	*e = stateChange{seq: cs.seq, t: t, flow: c.f.FirstIndex, side: side,
 		client: c.f.Ends[Client].Addr, server: c.f.Ends[Server].Addr, from: from, to: to}
 	if cs.forward != nil {
-		cs.forward(&e)
+		cs.forward(e)
 		return
 	}
-	cs.apply(&e)
+	cs.apply(e)
 }
 
 // flowDone counts a finished flow for its hosts. Flows are counted when
