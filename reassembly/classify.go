@@ -59,8 +59,9 @@ func (c *conn) finished() bool {
 }
 
 // finalize classifies the flow as of instant at and fills in everything
-// the Flow reports.
-func (c *conn) finalize(at int64, cfg *Config) {
+// the Flow reports. finishedBy says why the flow left the table early
+// ("" when it did not), for Notes.
+func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
 	f := c.f
 	for side := range c.ends {
 		e := &c.ends[side]
@@ -78,8 +79,8 @@ func (c *conn) finalize(at int64, cfg *Config) {
 	}
 	f.Verdict, f.Reason = c.verdict(at, cfg)
 	c.notes(at)
-	if c.finishedBy != "" {
-		f.Notes = append(f.Notes, "finished early: "+c.finishedBy)
+	if finishedBy != "" {
+		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
 	recs := c.zeek.records()
 	if len(recs) > 0 {

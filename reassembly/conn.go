@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
@@ -14,9 +15,13 @@ import (
 // its receiver's state when it is received, and at the capture point both
 // happen at the wire time of the packet. The approximation is off by at most
 // one one-way delay, the capture point's distance to each host.
+//
+// One conn is allocated per open flow, in the runtime's 1024-byte size
+// class (TestConnFitsItsSizeClass): it keeps no copy of its map key (see
+// key) and nothing only its end needs (why it finished: finalize), and its
+// small fields are grouped so that none is padded.
 type conn struct {
-	key flowKey
-	f   *Flow
+	f *Flow
 	// census is told of every state change (census.go); nil in tests of
 	// the state machine alone.
 	census *census
@@ -35,12 +40,15 @@ type conn struct {
 	tail  *[LadderTail]ladderRec
 	ntail uint64
 
-	synAckSeen    bool
 	synAckTime    int64
+	synAckSeen    bool
 	synAckMissing bool // the client acknowledged a SYN-ACK we never saw
 	handshakeDone bool
 	refused       bool
 	closerSet     bool
+	settled       bool  // Table.OnSettled was told of it
+	synSentRSTBy  Side  // see synSentRSTs
+	zeroAck       Party // see below
 
 	rst rstInfo
 
@@ -60,18 +68,26 @@ type conn struct {
 	unknownRSTs      uint64
 	backwards        uint64
 	maxBack          int64
-	finishedBy       string // why the flow left the table early, for Notes
-	settled          bool   // Table.OnSettled was told of it
 
 	// synSentRSTs counts RSTs an end in SYN-SENT ignored because they did
 	// not acknowledge its SYN (RFC 9293 p. 67); the first came from
 	// synSentRSTBy and synSentRSTWhy says how it failed.
 	synSentRSTs   uint64
-	synSentRSTBy  Side
 	synSentRSTWhy string
-	// zeroAck is the end that, in SYN-SENT with no SYN-ACK captured, sent
-	// the ACK bit with ack 0: it acknowledges nothing (Nobody if none).
-	zeroAck Party
+	// zeroAck (above) is the end that, in SYN-SENT with no SYN-ACK
+	// captured, sent the ACK bit with ack 0: it acknowledges nothing
+	// (Nobody if none).
+}
+
+// key is the flow's map key. It is rebuilt from the flow's two ends, which
+// never change, rather than kept: 64 bytes per open flow.
+func (c *conn) key() flowKey { return keyOf(c.f.Ends[Client].Addr, c.f.Ends[Server].Addr) }
+
+// joins reports whether a segment from src to dst belongs to c's 4-tuple,
+// without building a key.
+func (c *conn) joins(src, dst netip.AddrPort) bool {
+	cl, sv := c.f.Ends[Client].Addr, c.f.Ends[Server].Addr
+	return src == cl && dst == sv || src == sv && dst == cl
 }
 
 // rstInfo is the first RST that was accepted (in window).

@@ -140,7 +140,7 @@ func (t *Table) Add(seg *capture.Segment) {
 
 	k := keyOf(seg.Src, seg.Dst)
 	c := t.recent
-	if c == nil || c.key != k {
+	if c == nil || !c.joins(seg.Src, seg.Dst) {
 		c = t.flows[k] // packets come in bursts per flow: skip the map when we can
 	}
 	if c != nil && c.startsNew(seg) {
@@ -294,7 +294,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 	f := &Flow{ID: t.nextID, RolesInferred: reason != "", RoleReason: reason,
 		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, Timeline: make([]Transition, 0, 4)}
 	f.Ends[Client].Addr, f.Ends[Server].Addr = client, server
-	c := &conn{key: k, f: f, first: ts, last: ts, census: t.census}
+	c := &conn{f: f, first: ts, last: ts, census: t.census}
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
 	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
 		// The connection was established before the capture began.
@@ -329,13 +329,12 @@ func (t *Table) touch(c *conn) {
 
 // finish classifies c as of at and emits it; ev and key are for order.
 func (t *Table) finish(c *conn, at int64, why string, ev flowEvent, key int64) {
-	delete(t.flows, c.key)
+	delete(t.flows, c.key())
 	if t.recent == c {
 		t.recent = nil
 	}
 	c.list.remove(c)
-	c.finishedBy = why
-	c.finalize(at, &t.cfg)
+	c.finalize(at, &t.cfg, why)
 	t.stats.Emitted++
 	t.census.flowDone(c.f)
 	if t.order != nil {
