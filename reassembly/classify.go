@@ -82,7 +82,7 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
 	if finishedBy != "" {
 		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
-	recs := c.zeek.records()
+	recs := c.zeek.records(&f.Ends)
 	if len(recs) > 0 {
 		f.ConnState, f.History = recs[0].ConnState, recs[0].History
 		f.Zeek = recs
@@ -147,9 +147,9 @@ func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
 	switch f.Handshake {
 	case HandshakeSynUnanswered:
 		reply := "no reply from the server"
-		if c.synSentRSTs > 0 && c.synSentRSTBy == Server {
+		if x := c.oddities(); x.synSentRSTs > 0 && x.synSentRSTBy == Server {
 			reply = fmt.Sprintf("answered only by %d RST%s %s, which the client in SYN_SENT ignores",
-				c.synSentRSTs, plural(c.synSentRSTs), c.synSentRSTWhy)
+				x.synSentRSTs, plural(x.synSentRSTs), x.synSentRSTWhy)
 		}
 		syns := "1 SYN" // "over 0 µs" would say nothing
 		if n := f.Client().SYNs; n != 1 {
@@ -246,7 +246,7 @@ func (c *conn) halfOpen(at int64, cfg *Config) (Verdict, string, bool) {
 
 // notes adds the observations the verdict does not need.
 func (c *conn) notes(at int64) {
-	f := c.f
+	f, x := c.f, c.oddities()
 	add := func(format string, args ...any) { f.Notes = append(f.Notes, fmt.Sprintf(format, args...)) }
 	if f.RolesInferred {
 		add("no SYN captured: client and server inferred from the %s", f.RoleReason)
@@ -254,14 +254,14 @@ func (c *conn) notes(at int64) {
 	if c.synAckMissing {
 		add("the client acknowledged a SYN-ACK that was not captured (one-way capture?)")
 	}
-	if c.synSentRejects > 0 {
+	if x.synSentRejects > 0 {
 		add("%d segment%s to the client in SYN_SENT ignored: wrong ACK or timestamp echo (spoofed, or a stale connection the server still held); the client answers them with RST and keeps waiting",
-			c.synSentRejects, plural(c.synSentRejects))
+			x.synSentRejects, plural(x.synSentRejects))
 	}
-	if c.synSentRSTs > 0 {
-		by := c.synSentRSTBy
+	if x.synSentRSTs > 0 {
+		by := x.synSentRSTBy
 		add("%d RST%s from the %s %s ignored by the %s in SYN_SENT (RFC 9293 section 3.10.7.3: there a RST counts only if it acknowledges the SYN; Linux drops the others)",
-			c.synSentRSTs, plural(c.synSentRSTs), by, c.synSentRSTWhy, by.Reverse())
+			x.synSentRSTs, plural(x.synSentRSTs), by, x.synSentRSTWhy, by.Reverse())
 	}
 	if c.zeroAck != Nobody {
 		add("the %s, in SYN_SENT with no SYN-ACK captured, sent the ACK bit with ack 0: that acknowledges nothing, so it completes no handshake (and a FIN with it closes nothing)",
@@ -273,25 +273,25 @@ func (c *conn) notes(at int64) {
 	if cl, sv := &c.ends[Client], &c.ends[Server]; cl.seen != sv.seen && (cl.ackValid || sv.ackValid) {
 		add("only one direction of this flow was captured: the other side's state is a guess")
 	}
-	if c.synAckISNs > 0 {
-		add("%d SYN-ACK%s with an ISN other than the first ignored", c.synAckISNs, plural(c.synAckISNs))
+	if x.synAckISNs > 0 {
+		add("%d SYN-ACK%s with an ISN other than the first ignored", x.synAckISNs, plural(x.synAckISNs))
 	}
-	if c.blindRSTs > 0 {
-		b := c.blindExample
+	if x.blindRSTs > 0 {
+		b := x.blindExample
 		add("%d RST%s outside the receive window ignored (blind or spoofed, RFC 5961); first from the %s, seq %d not in [%d, %d)",
-			c.blindRSTs, plural(c.blindRSTs), b.from, uint32(b.seq), uint32(b.lo), uint32(b.hi))
+			x.blindRSTs, plural(x.blindRSTs), b.from, uint32(b.seq), uint32(b.lo), uint32(b.hi))
 	}
-	if c.challengedRSTs > 0 {
-		b := c.challengeExample
+	if x.challengedRSTs > 0 {
+		b := x.challengeExample
 		add("%d RST%s inside the receive window but not at the expected sequence ignored: Linux answers them with a challenge ACK (RFC 5961 3.2); first from the %s, seq %d, expected %d",
-			c.challengedRSTs, plural(c.challengedRSTs), b.from, uint32(b.seq), uint32(b.lo))
+			x.challengedRSTs, plural(x.challengedRSTs), b.from, uint32(b.seq), uint32(b.lo))
 	}
-	if c.unknownRSTs > 0 {
+	if x.unknownRSTs > 0 {
 		add("RST accepted without knowing the receiver's window (connection began before the capture)")
 	}
-	if c.backwards > 0 {
+	if x.backwards > 0 {
 		add("%d packet%s had timestamps earlier than a previous packet (by up to %s); taken as simultaneous",
-			c.backwards, plural(c.backwards), fmtDur(c.maxBack))
+			x.backwards, plural(x.backwards), fmtDur(x.maxBack))
 	}
 	for side := range c.ends {
 		ep := &f.Ends[side]

@@ -16,10 +16,11 @@ import (
 // happen at the wire time of the packet. The approximation is off by at most
 // one one-way delay, the capture point's distance to each host.
 //
-// One conn is allocated per open flow, in the runtime's 1024-byte size
+// One conn is allocated per open flow, in the runtime's 896-byte size
 // class (TestConnFitsItsSizeClass): it keeps no copy of its map key (see
-// key) and nothing only its end needs (why it finished: finalize), and its
-// small fields are grouped so that none is padded.
+// key) nor of the addresses in its Zeek records, nothing only its end needs
+// (why it finished: finalize), and what only unusual flows need in
+// oddities; its small fields are grouped so that none is padded.
 type conn struct {
 	f *Flow
 	// census is told of every state change (census.go); nil in tests of
@@ -47,33 +48,14 @@ type conn struct {
 	refused       bool
 	closerSet     bool
 	settled       bool  // Table.OnSettled was told of it
-	synSentRSTBy  Side  // see synSentRSTs
 	zeroAck       Party // see below
+	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
 
 	rst rstInfo
 
-	// synSentRejects counts segments an end in SYN-SENT would drop and
-	// answer with a RST (RFC 9293 p. 66-67): a bad ACK or timestamp echo.
-	// rejectAck is the ACK of the latest, which that RST carries as its seq.
-	synSentRejects uint64
-	rejectAck      Seq
-	ackMissing     bool   // a SYN_RECV end sent data: the ACK was not captured
-	synAckISNs     uint64 // SYN-ACKs with an ISN other than the first one
-	blindRSTs      uint64
-	blindExample   blindRST
-	// challengedRSTs counts RSTs inside the receive window but not at
-	// RCV.NXT, which RFC 5961 answers with a challenge ACK.
-	challengedRSTs   uint64
-	challengeExample blindRST
-	unknownRSTs      uint64
-	backwards        uint64
-	maxBack          int64
-
-	// synSentRSTs counts RSTs an end in SYN-SENT ignored because they did
-	// not acknowledge its SYN (RFC 9293 p. 67); the first came from
-	// synSentRSTBy and synSentRSTWhy says how it failed.
-	synSentRSTs   uint64
-	synSentRSTWhy string
+	// odd holds what only unusual flows need; nil until the first such
+	// event, so that the common flow does not carry it (issue 5).
+	odd *oddities
 	// zeroAck (above) is the end that, in SYN-SENT with no SYN-ACK
 	// captured, sent the ACK bit with ack 0: it acknowledges nothing
 	// (Nobody if none).
@@ -88,6 +70,56 @@ func (c *conn) key() flowKey { return keyOf(c.f.Ends[Client].Addr, c.f.Ends[Serv
 func (c *conn) joins(src, dst netip.AddrPort) bool {
 	cl, sv := c.f.Ends[Client].Addr, c.f.Ends[Server].Addr
 	return src == cl && dst == sv || src == sv && dst == cl
+}
+
+// oddities are a flow's rarely needed counters: RSTs that were ignored,
+// segments SYN-SENT rejected, timestamps going backwards. They are allocated
+// at the first such event (see conn.odd) and read, at the flow's end, from
+// conn.oddities, which stands in a zero value when there were none.
+//
+// Fields are ordered by size, so that no padding is kept.
+type oddities struct {
+	// synSentRejects counts segments an end in SYN-SENT would drop and
+	// answer with a RST (RFC 9293 p. 66-67): a bad ACK or timestamp echo.
+	// rejectAck is the ACK of the latest, which that RST carries as its seq.
+	synSentRejects uint64
+	synAckISNs     uint64 // SYN-ACKs with an ISN other than the first one
+	blindRSTs      uint64
+	// challengedRSTs counts RSTs inside the receive window but not at
+	// RCV.NXT, which RFC 5961 answers with a challenge ACK.
+	challengedRSTs uint64
+	unknownRSTs    uint64
+	backwards      uint64
+	maxBack        int64
+	// synSentRSTs counts RSTs an end in SYN-SENT ignored because they did
+	// not acknowledge its SYN (RFC 9293 p. 67); the first came from
+	// synSentRSTBy and synSentRSTWhy says how it failed.
+	synSentRSTs      uint64
+	synSentRSTWhy    string
+	blindExample     blindRST
+	challengeExample blindRST
+	rejectAck        Seq
+	synSentRSTBy     Side
+}
+
+// noOddities is what conn.oddities returns for a flow without any: read
+// only.
+var noOddities oddities
+
+// oddOnce returns c's oddities for recording one, allocating them at the first.
+func (c *conn) oddOnce() *oddities {
+	if c.odd == nil {
+		c.odd = new(oddities)
+	}
+	return c.odd
+}
+
+// oddities returns c's oddities for reading; never nil, never to be written.
+func (c *conn) oddities() *oddities {
+	if c.odd == nil {
+		return &noOddities
+	}
+	return c.odd
 }
 
 // rstInfo is the first RST that was accepted (in window).
@@ -182,7 +214,7 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 		ep.RSTs++
 	}
 	c.recordLadder(seg, from, t)
-	c.zeek.add(seg, t)
+	c.zeek.add(seg, from, t, &c.f.Ends)
 	c.last = t
 	c.f.LastIndex = seg.Index
 	if s.isDuplicate(seg, t) {
@@ -289,7 +321,7 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 		return true
 	}
 	if s.sawSYN && Seq(seg.Seq) != s.isn {
-		c.synAckISNs++ // a SYN-ACK with another ISN: ignored, noted
+		c.oddOnce().synAckISNs++ // a SYN-ACK with another ISN: ignored, noted
 		return false
 	}
 	if !s.sawSYN {
@@ -401,7 +433,7 @@ func (c *conn) onFIN(seg *capture.Segment, from Side, t int64) {
 func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	if s.state == SynSent && c.synSentRejects > 0 && Seq(seg.Seq) == c.rejectAck {
+	if x := c.oddities(); s.state == SynSent && x.synSentRejects > 0 && Seq(seg.Seq) == x.rejectAck {
 		// The RST that answers a segment SYN-SENT rejected (see
 		// rejectedInSynSent): the sender stays in SYN-SENT and the
 		// attempt goes on.
@@ -410,30 +442,33 @@ func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
 	ok, challenge, unknown, lo, hi := c.rstAcceptable(seg, from)
 	if !ok && r.state == SynSent && r.sawSYN {
 		// Not blind: an answer to the SYN that SYN-SENT may not take.
-		if c.synSentRSTs == 0 {
-			c.synSentRSTBy, c.synSentRSTWhy = from, r.synSentRSTFault(seg)
+		x := c.oddOnce()
+		if x.synSentRSTs == 0 {
+			x.synSentRSTBy, x.synSentRSTWhy = from, r.synSentRSTFault(seg)
 		}
-		c.synSentRSTs++
+		x.synSentRSTs++
 		return
 	}
 	if challenge {
 		// In the window but not at RCV.NXT: Linux answers with a
 		// challenge ACK and the connection goes on (RFC 5961 3.2).
-		if c.challengedRSTs == 0 {
-			c.challengeExample = blindRST{from: from, seq: Seq(seg.Seq), lo: lo, hi: hi}
+		x := c.oddOnce()
+		if x.challengedRSTs == 0 {
+			x.challengeExample = blindRST{from: from, seq: Seq(seg.Seq), lo: lo, hi: hi}
 		}
-		c.challengedRSTs++
+		x.challengedRSTs++
 		return
 	}
 	if !ok {
-		if c.blindRSTs == 0 {
-			c.blindExample = blindRST{from: from, seq: Seq(seg.Seq), lo: lo, hi: hi}
+		x := c.oddOnce()
+		if x.blindRSTs == 0 {
+			x.blindExample = blindRST{from: from, seq: Seq(seg.Seq), lo: lo, hi: hi}
 		}
-		c.blindRSTs++
+		x.blindRSTs++
 		return
 	}
 	if unknown {
-		c.unknownRSTs++
+		c.oddOnce().unknownRSTs++
 	}
 	s.rstSent = true
 	if !c.rst.accepted {
@@ -531,7 +566,8 @@ func (c *conn) rejectedInSynSent(seg *capture.Segment, from Side) bool {
 	default:
 		return false
 	}
-	c.synSentRejects++
-	c.rejectAck = Seq(seg.Ack)
+	x := c.oddOnce()
+	x.synSentRejects++
+	x.rejectAck = Seq(seg.Ack)
 	return true
 }

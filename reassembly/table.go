@@ -152,8 +152,9 @@ func (t *Table) Add(seg *capture.Segment) {
 		c = t.newConn(k, seg, ts)
 	}
 	if back > 0 {
-		c.backwards++
-		c.maxBack = max(c.maxBack, back)
+		x := c.oddOnce()
+		x.backwards++
+		x.maxBack = max(x.maxBack, back)
 	}
 	from := Client
 	if seg.Src != c.f.Ends[Client].Addr {

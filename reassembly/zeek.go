@@ -116,7 +116,6 @@ type zBlock struct{ lo, hi uint64 }
 
 // zRecord is one Zeek connection record in progress.
 type zRecord struct {
-	orig, resp netip.AddrPort
 	ep         [2]zEnd // [0] is the originator, [1] the responder
 	hist       []byte
 	firstIndex uint64
@@ -129,6 +128,9 @@ type zRecord struct {
 	isActive   bool
 	isPartial  bool
 	seenFirst  [2]bool
+	// orig is the end of our flow that Zeek takes as the originator: the
+	// addresses are the flow's, not copied here (64 bytes per open flow).
+	orig Side
 }
 
 // zeekTracker follows Zeek's records over the packets of one of our flows.
@@ -141,34 +143,36 @@ type zeekTracker struct {
 	done   []ZeekRecord
 }
 
-func (z *zeekTracker) add(seg *capture.Segment, t int64) {
+// add follows seg, sent by the flow's end from at time t; ends are the
+// flow's ends, whose addresses the records name.
+func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, ends *[2]Endpoint) {
 	if z.active && (z.cur.expired(t) || z.cur.isReuse(seg)) {
-		z.finishRecord()
+		z.finishRecord(ends)
 	}
 	if !z.active {
-		z.cur.begin(seg, t)
+		z.cur.begin(seg, from, t)
 		z.active = true
 	}
-	z.cur.process(seg, t)
+	z.cur.process(seg, from, t)
 }
 
-func (z *zeekTracker) finishRecord() {
+func (z *zeekTracker) finishRecord(ends *[2]Endpoint) {
 	if len(z.done) < zeekMaxRecords {
-		z.done = append(z.done, z.cur.record())
+		z.done = append(z.done, z.cur.record(ends))
 	}
 	z.active = false
 }
 
 // records returns every record, ending the current one.
-func (z *zeekTracker) records() []ZeekRecord {
+func (z *zeekTracker) records(ends *[2]Endpoint) []ZeekRecord {
 	if z.active {
-		z.finishRecord()
+		z.finishRecord(ends)
 	}
 	return z.done
 }
 
-func (r *zRecord) record() ZeekRecord {
-	return ZeekRecord{FirstIndex: r.firstIndex, Orig: r.orig, Resp: r.resp,
+func (r *zRecord) record(ends *[2]Endpoint) ZeekRecord {
+	return ZeekRecord{FirstIndex: r.firstIndex, Orig: ends[r.orig].Addr, Resp: ends[r.orig.Reverse()].Addr,
 		ConnState: r.connState(), History: string(r.hist)}
 }
 
@@ -176,19 +180,19 @@ func (r *zRecord) record() ZeekRecord {
 // sender the originator, except (TCPAnalyzer::WantConnection) that a
 // SYN-ACK's sender is taken as the responder, and a first packet without SYN
 // from a likely server port to an unlikely one is flipped too.
-func (r *zRecord) begin(seg *capture.Segment, t int64) {
+func (r *zRecord) begin(seg *capture.Segment, from Side, t int64) {
 	hist := r.hist[:0]
 	if hist == nil {
 		hist = make([]byte, 0, zeekHistCap)
 	}
-	*r = zRecord{orig: seg.Src, resp: seg.Dst, hist: hist, firstIndex: seg.Index,
+	*r = zRecord{orig: from, hist: hist, firstIndex: seg.Index,
 		startTime: t, lastTime: t, isActive: true, expireAt: t + zeekSYNTimeout}
 	for i := range r.ep {
 		r.ep[i].rxmtThresh, r.ep[i].win0Thresh, r.ep[i].gapThresh = 1, 1, 1
 		r.ep[i].delivered = 1
 	}
 	if zeekFlip(seg) {
-		r.orig, r.resp = r.resp, r.orig
+		r.orig = from.Reverse()
 		r.hist = append(r.hist, '^')
 	}
 }
@@ -383,8 +387,8 @@ func (e *zEnd) size(peer *zEnd) uint64 {
 }
 
 // process mirrors TCPSessionAdapter::Process for one packet.
-func (r *zRecord) process(seg *capture.Segment, t int64) {
-	isOrig := seg.Src == r.orig
+func (r *zRecord) process(seg *capture.Segment, from Side, t int64) {
+	isOrig := from == r.orig
 	ei := 1
 	if isOrig {
 		ei = 0
@@ -657,7 +661,7 @@ func (r *zRecord) idx(isOrig bool) int {
 
 // flip mirrors Connection::FlipRoles: history bits stay where they are.
 func (r *zRecord) flip() {
-	r.orig, r.resp = r.resp, r.orig
+	r.orig = r.orig.Reverse()
 	r.ep[0], r.ep[1] = r.ep[1], r.ep[0]
 	r.seenFirst[0], r.seenFirst[1] = r.seenFirst[1], r.seenFirst[0]
 	r.hist = append(r.hist, '^')
