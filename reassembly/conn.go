@@ -16,11 +16,12 @@ import (
 // happen at the wire time of the packet. The approximation is off by at most
 // one one-way delay, the capture point's distance to each host.
 //
-// One conn is allocated per open flow, in the runtime's 896-byte size
+// One conn is allocated per open flow, in the runtime's 768-byte size
 // class (TestConnFitsItsSizeClass): it keeps no copy of its map key (see
 // key) nor of the addresses in its Zeek records, nothing only its end needs
-// (why it finished: finalize), and what only unusual flows need in
-// oddities; its small fields are grouped so that none is padded.
+// (why it finished: finalize), and what only unusual flows need (oddities,
+// sequence holes, Zeek records ended early) is allocated at the first such
+// event; its small fields are grouped so that none is padded.
 type conn struct {
 	f *Flow
 	// census is told of every state change (census.go); nil in tests of

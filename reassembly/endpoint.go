@@ -62,7 +62,9 @@ type endTrack struct {
 	twSince     int64 // when it entered TIME_WAIT
 
 	lastSig signature
-	holes   [maxHoles]hole
+	// holes are allocated at the first jump ahead, which most ends never
+	// make (24 bytes per end, 48 per open flow).
+	holes *[maxHoles]hole
 
 	isn Seq
 	// nxt is one past the highest sequence number this end sent (its
@@ -147,6 +149,9 @@ func (s *endTrack) classify(seg *capture.Segment, peer *endTrack) segKind {
 }
 
 func (s *endTrack) addHole(lo, hi Seq) {
+	if s.holes == nil {
+		s.holes = new([maxHoles]hole)
+	}
 	if int(s.nholes) == maxHoles {
 		copy(s.holes[:], s.holes[1:])
 		s.nholes--

@@ -100,7 +100,6 @@ type zEnd struct {
 	delivered uint64
 	trim      uint64
 	blocks    *[zeekMaxBlocks]zBlock // allocated at the first hole
-	nblocks   int
 
 	start, last, ack   uint32
 	seqWraps, ackWraps uint32
@@ -110,6 +109,7 @@ type zEnd struct {
 	gap, gapThresh     uint32
 	state, prev        zState
 	didClose           bool
+	nblocks            uint8 // blocks in use
 }
 
 type zBlock struct{ lo, hi uint64 }
@@ -140,7 +140,9 @@ type zRecord struct {
 type zeekTracker struct {
 	cur    zRecord
 	active bool
-	done   []ZeekRecord
+	// done is allocated at the first record ended before the flow, which
+	// most flows never have.
+	done *[]ZeekRecord
 }
 
 // add follows seg, sent by the flow's end from at time t; ends are the
@@ -157,8 +159,11 @@ func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, ends *[2]End
 }
 
 func (z *zeekTracker) finishRecord(ends *[2]Endpoint) {
-	if len(z.done) < zeekMaxRecords {
-		z.done = append(z.done, z.cur.record(ends))
+	if z.done == nil {
+		z.done = new([]ZeekRecord)
+	}
+	if len(*z.done) < zeekMaxRecords {
+		*z.done = append(*z.done, z.cur.record(ends))
 	}
 	z.active = false
 }
@@ -168,7 +173,10 @@ func (z *zeekTracker) records(ends *[2]Endpoint) []ZeekRecord {
 	if z.active {
 		z.finishRecord(ends)
 	}
-	return z.done
+	if z.done == nil {
+		return nil
+	}
+	return *z.done
 }
 
 func (r *zRecord) record(ends *[2]Endpoint) ZeekRecord {
@@ -731,7 +739,7 @@ func (e *zEnd) addBlock(lo, hi uint64) {
 func (e *zEnd) drainBlocks() {
 	for moved := true; moved; {
 		moved = false
-		for i := 0; i < e.nblocks; i++ {
+		for i := 0; i < int(e.nblocks); i++ {
 			b := e.blocks[i]
 			if b.lo > e.delivered {
 				continue
@@ -763,7 +771,7 @@ func (r *zRecord) ackReceived(e *zEnd, seq uint64) {
 		for e.delivered < seq {
 			next := seq
 			bi := -1
-			for i := 0; i < e.nblocks; i++ {
+			for i := 0; i < int(e.nblocks); i++ {
 				if b := e.blocks[i]; b.lo >= e.delivered && b.lo < next {
 					next, bi = b.lo, i
 				}
