@@ -34,6 +34,11 @@ type audit struct {
 	flows  []*reassembly.Flow
 	totals *report.Totals
 	keep   retention
+	// save copies each segment's packet for -w in file mode (live mode
+	// tees in the reader instead); saveErr stops the copy at its first
+	// write error.
+	save    *capture.Writer
+	saveErr error
 	// out is the streamed report, nil for the formats that need the flows
 	// first; outErr is its first write error.
 	out    *output
@@ -187,6 +192,10 @@ func (a *audit) feed(stop func() bool) error {
 		}
 		a.segs++
 		a.table.Add(&seg)
+		if a.save != nil && a.saveErr == nil {
+			data, ts, origLen, link := a.src.Raw()
+			a.saveErr = a.save.WritePacket(data, ts, origLen, link)
+		}
 	}
 }
 
@@ -245,10 +254,27 @@ func runFiles(o *options, stdin io.Reader, stdout, stderr io.Writer) int {
 		complain(stderr, "%v", err)
 		return exitBadInput
 	}
+	// -w with files keeps what tcpdump -r IN -w OUT -f EXPR keeps: the
+	// packets that passed the filter (TCP only: the rest is skipped
+	// before the audit sees it), unchanged.
+	save, saveOut, err := openRaw(o, stdout)
+	if err != nil {
+		complain(stderr, "%v", err)
+		return exitBadInput
+	}
+	a.save = save
 	bar := newProgress(o, src, stderr)
 	readErr := a.feed(bar.tick)
 	bar.finish()
 	d := a.data(inputs)
+	if save != nil {
+		if err := save.Close(); err != nil {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("-w %s: %v", o.writeRaw, err))
+		} else if a.saveErr != nil {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("-w %s: %v (the copy stops there)", o.writeRaw, a.saveErr))
+		}
+		saveOut.Close()
+	}
 	if readErr != nil {
 		// Nothing read is lost: the report covers every packet before the
 		// damage, and says where the damage is.

@@ -210,3 +210,31 @@ func TestOutputToDevice(t *testing.T) {
 		t.Errorf("%s.tmp left behind", os.DevNull)
 	}
 }
+
+// TestWriteFilteredCopy: with files, -w keeps what tcpdump -r IN -f EXPR -w
+// OUT keeps (the TCP packets that passed the filter), and auditing the copy
+// gives the same flows.
+func TestWriteFilteredCopy(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "port8080.pcap")
+	whole, code, stderr := auditJSON(t, "-f", "tcp port 8080", "-w", out, "../../testdata/demo.pcap")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	again, code, stderr := auditJSON(t, out)
+	if code != exitOK {
+		t.Fatalf("auditing the -w copy: exit %d: %s", code, stderr)
+	}
+	if len(whole.Flows) == 0 || len(whole.Flows) != len(again.Flows) {
+		t.Fatalf("%d flows through the filter, %d in the copy", len(whole.Flows), len(again.Flows))
+	}
+	for i, f := range whole.Flows {
+		g := again.Flows[i]
+		if !strings.HasSuffix(f.Server, ":8080") {
+			t.Errorf("flow %s → %s passed the filter 'tcp port 8080'", f.Client, f.Server)
+		}
+		if f.Client != g.Client || f.Server != g.Server || f.Verdict != g.Verdict || f.History != g.History {
+			t.Errorf("flow %d: %s → %s %s %s, in the copy %s → %s %s %s",
+				i, f.Client, f.Server, f.Verdict, f.History, g.Client, g.Server, g.Verdict, g.History)
+		}
+	}
+}
