@@ -88,6 +88,7 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
 		f.Zeek = recs
 	}
 	c.buildLadder()
+	c.handTimeline()
 }
 
 func (c *conn) handshake() Handshake {

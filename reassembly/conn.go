@@ -171,7 +171,26 @@ func (c *conn) setState(side Side, st State, t int64) {
 	if st == TimeWait {
 		e.twSince = t
 	}
-	c.f.Timeline = append(c.f.Timeline, Transition{Time: nanoTime(t), Side: side, State: st})
+	c.f.timeline = append(c.f.timeline, transition{t: t, side: side, state: st})
+}
+
+// transition is a Transition while its flow is tracked: a time in Unix
+// nanoseconds is 8 bytes, a time.Time 24.
+type transition struct {
+	t     int64
+	side  Side
+	state State
+}
+
+// handTimeline converts the tracked transitions into the Flow's Timeline,
+// once the flow is finished.
+func (c *conn) handTimeline() {
+	f := c.f
+	f.Timeline = make([]Transition, len(f.timeline))
+	for i, tr := range f.timeline {
+		f.Timeline[i] = Transition{Time: nanoTime(tr.t), Side: tr.side, State: tr.state}
+	}
+	f.timeline = nil
 }
 
 func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {

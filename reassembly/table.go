@@ -311,7 +311,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 	t.nextID++
 	client, server, reason := t.roles(seg)
 	f := &Flow{ID: t.nextID, RolesInferred: reason != "", RoleReason: reason,
-		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, Timeline: make([]Transition, 0, 4)}
+		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, timeline: make([]transition, 0, 4)}
 	f.Ends[Client].Addr, f.Ends[Server].Addr = client, server
 	c := &conn{f: f, first: ts, last: ts, census: t.census}
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
