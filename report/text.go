@@ -40,15 +40,14 @@ func (t textWriter) Write(d *Data) error {
 	}
 	if shown > 0 {
 		fmt.Fprintf(w, "\nAbnormal flows\n")
-		for _, f := range ordered[:shown] {
-			t.flow(f, true)
-		}
+		t.flows(ordered[:shown], textPerVerdict, true)
 	}
-	if shown < len(ordered) {
+	if healthy := ordered[shown:]; len(healthy) > 0 && len(healthy) <= textHealthy {
 		fmt.Fprintf(w, "\nOther flows\n")
-		for _, f := range ordered[shown:] {
-			t.flow(f, false)
-		}
+		t.flows(healthy, textHealthy, false)
+	} else if len(healthy) > 0 {
+		fmt.Fprintf(w, "\n%s not listed one by one (--format json, csv or html lists them).\n",
+			plural(len(healthy), "healthy flow"))
 	}
 	if s.Omitted > 0 {
 		fmt.Fprintf(w, "\n%s not listed one by one: every count in this report includes them; the JSON output lists every flow.\n",
@@ -64,6 +63,32 @@ func (t textWriter) Write(d *Data) error {
 			"Wireshark display filter printed for it, or by its packet numbers in the original capture.\n", safe(d.EvidenceFile))
 	}
 	return nil
+}
+
+// A terminal report stays readable on a capture of a million flows: each
+// abnormal verdict lists its first textPerVerdict flows (the rest are
+// counted, and alike flows read alike), and healthy flows are listed only
+// when there are few of them.
+const (
+	textPerVerdict = 25
+	textHealthy    = 25
+)
+
+// flows lists flows in their order, at most perVerdict of each verdict, and
+// then says how many of each were left out.
+func (t textWriter) flows(flows []*reassembly.Flow, perVerdict int, abnormal bool) {
+	var listed [256]int
+	for _, f := range flows {
+		if listed[f.Verdict]++; listed[f.Verdict] <= perVerdict {
+			t.flow(f, abnormal)
+		}
+	}
+	for _, v := range reassembly.Verdicts {
+		if n := listed[v] - perVerdict; n > 0 {
+			fmt.Fprintf(t.w, "  ... %d more %s flows, not listed (--format json, csv or html lists them; --evidence-verdicts %s saves their packets)\n",
+				n, v, v)
+		}
+	}
 }
 
 func (t textWriter) capture(s *Summary) {
