@@ -287,8 +287,8 @@ func (cs *census) change(c *conn, side Side, from, to State, t int64) {
 	// is built in scratch: through forward it would escape, and cost an
 	// allocation per state change. Neither forward nor apply keeps it.
 	e := &cs.scratch
-	*e = stateChange{seq: cs.seq, t: t, flow: c.f.FirstIndex, side: side,
-		client: c.f.Ends[Client].Addr, server: c.f.Ends[Server].Addr, from: from, to: to}
+	*e = stateChange{seq: cs.seq, t: t, flow: c.firstIndex, side: side,
+		client: c.ep[Client].Addr, server: c.ep[Server].Addr, from: from, to: to}
 	if cs.forward != nil {
 		cs.forward(e)
 		return

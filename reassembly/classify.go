@@ -16,7 +16,7 @@ func (c *conn) startsNew(seg *capture.Segment) bool {
 		return false
 	}
 	closed := c.rst.accepted || c.ends[Client].finSent || c.ends[Server].finSent
-	fromClient := seg.Src == c.f.Ends[Client].Addr
+	fromClient := seg.Src == c.ep[Client].Addr
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	if seg.Flags.Has(capture.ACK) {
 		return closed && !c.ends[Client].seen
@@ -41,7 +41,8 @@ func (c *conn) endTimeWait(t int64) {
 	for side := range c.ends {
 		if c.ends[side].state == TimeWait {
 			c.setState(Side(side), Closed, t)
-			c.f.Notes = append(c.f.Notes, fmt.Sprintf(
+			x := c.oddOnce()
+			x.notes = append(x.notes, fmt.Sprintf(
 				"%s's TIME_WAIT was cut short after %s by a new SYN on the same 4-tuple",
 				Side(side), fmtDur(t-c.ends[side].twSince)))
 		}
@@ -62,6 +63,7 @@ func (c *conn) finished() bool {
 // the Flow reports. finishedBy says why the flow left the table early
 // ("" when it did not), for Notes.
 func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
+	c.f = c.flow()
 	f := c.f
 	for side := range c.ends {
 		e := &c.ends[side]
@@ -114,8 +116,11 @@ func (c *conn) handshake() Handshake {
 // at, without finalizing it. Whatever it sets in the Flow on the way
 // (Handshake, ResetBy), finalize sets again.
 func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
+	c.f = c.flow() // a tracked flow has none; this one is dropped
 	c.f.Handshake = c.handshake()
-	return c.verdict(at, cfg)
+	v, why := c.verdict(at, cfg)
+	c.f = nil
+	return v, why
 }
 
 // verdict gives the flow's one verdict and its evidence, as of instant at.

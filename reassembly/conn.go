@@ -7,8 +7,8 @@ import (
 	"github.com/tcpaudit/tcpaudit/capture"
 )
 
-// conn is a flow being tracked: the Flow it will hand out plus everything
-// needed to keep inferring states from later packets.
+// conn is a flow being tracked: what the Flow it will hand out needs, plus
+// everything needed to keep inferring states from later packets.
 //
 // State changes follow RFC 9293 section 3.10 ("Event Processing"), applied at
 // the capture point: a segment changes its sender's state when it is sent and
@@ -16,14 +16,25 @@ import (
 // happen at the wire time of the packet. The approximation is off by at most
 // one one-way delay, the capture point's distance to each host.
 //
-// One conn is allocated per open flow, in the runtime's 768-byte size
-// class (TestConnFitsItsSizeClass): it keeps no copy of its map key (see
-// key) nor of the addresses in its Zeek records, nothing only its end needs
-// (why it finished: finalize), and what only unusual flows need (oddities,
+// One conn is allocated per open flow, in the runtime's 1152-byte size
+// class (TestConnFitsItsSizeClass), and no Flow until it ends (see f): it
+// keeps no copy of its map key (see key) nor of the addresses in its Zeek
+// records, nothing only its end needs (why it finished: finalize), and what only unusual flows need (oddities,
 // sequence holes, Zeek records ended early) is allocated at the first such
 // event; its small fields are grouped so that none is padded.
 type conn struct {
+	// f is the Flow handed out, built by finalize from what follows: a
+	// tracked flow has none, which saves its 576 bytes (issue 5).
 	f *Flow
+	// ep are the Flow's Ends while the flow is tracked.
+	ep [2]Endpoint
+	// id, firstIndex, lastIndex, rtt and roleReason are the Flow's ID,
+	// FirstIndex, LastIndex, RTT and RoleReason; first is its FirstSeen.
+	id, firstIndex, lastIndex uint64
+	rtt                       int64
+	roleReason                string
+	// timeline is the Flow's Timeline, in 16-byte entries instead of 32.
+	timeline []transition
 	// census is told of every state change (census.go); nil in tests of
 	// the state machine alone.
 	census *census
@@ -50,6 +61,7 @@ type conn struct {
 	closerSet     bool
 	settled       bool  // Table.OnSettled was told of it
 	zeroAck       Party // see below
+	activeCloser  Party // the Flow's ActiveCloser
 	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
 
 	rst rstInfo
@@ -64,12 +76,12 @@ type conn struct {
 
 // key is the flow's map key. It is rebuilt from the flow's two ends, which
 // never change, rather than kept: 64 bytes per open flow.
-func (c *conn) key() flowKey { return keyOf(c.f.Ends[Client].Addr, c.f.Ends[Server].Addr) }
+func (c *conn) key() flowKey { return keyOf(c.ep[Client].Addr, c.ep[Server].Addr) }
 
 // joins reports whether a segment from src to dst belongs to c's 4-tuple,
 // without building a key.
 func (c *conn) joins(src, dst netip.AddrPort) bool {
-	cl, sv := c.f.Ends[Client].Addr, c.f.Ends[Server].Addr
+	cl, sv := c.ep[Client].Addr, c.ep[Server].Addr
 	return src == cl && dst == sv || src == sv && dst == cl
 }
 
@@ -95,8 +107,11 @@ type oddities struct {
 	// synSentRSTs counts RSTs an end in SYN-SENT ignored because they did
 	// not acknowledge its SYN (RFC 9293 p. 67); the first came from
 	// synSentRSTBy and synSentRSTWhy says how it failed.
-	synSentRSTs      uint64
-	synSentRSTWhy    string
+	synSentRSTs   uint64
+	synSentRSTWhy string
+	// notes are the Flow's Notes written while it is tracked (TIME_WAIT
+	// cut short); the rest are written when it finishes.
+	notes            []string
 	blindExample     blindRST
 	challengeExample blindRST
 	rejectAck        Seq
@@ -171,7 +186,7 @@ func (c *conn) setState(side Side, st State, t int64) {
 	if st == TimeWait {
 		e.twSince = t
 	}
-	c.f.timeline = append(c.f.timeline, transition{t: t, side: side, state: st})
+	c.timeline = append(c.timeline, transition{t: t, side: side, state: st})
 }
 
 // transition is a Transition while its flow is tracked: a time in Unix
@@ -182,15 +197,28 @@ type transition struct {
 	state State
 }
 
+// flow builds the Flow from what the tracked flow kept of it, for finalize
+// to complete; its Timeline is converted by handTimeline, once no state
+// changes any more.
+func (c *conn) flow() *Flow {
+	f := &Flow{ID: c.id, Ends: c.ep, RolesInferred: c.roleReason != "", RoleReason: c.roleReason,
+		FirstSeen: nanoTime(c.first), FirstIndex: c.firstIndex, LastIndex: c.lastIndex,
+		RTT: time.Duration(c.rtt), ActiveCloser: c.activeCloser}
+	if c.odd != nil && len(c.odd.notes) > 0 {
+		f.Notes = append([]string(nil), c.odd.notes...)
+	}
+	return f
+}
+
 // handTimeline converts the tracked transitions into the Flow's Timeline,
 // once the flow is finished.
 func (c *conn) handTimeline() {
 	f := c.f
-	f.Timeline = make([]Transition, len(f.timeline))
-	for i, tr := range f.timeline {
+	f.Timeline = make([]Transition, len(c.timeline))
+	for i, tr := range c.timeline {
 		f.Timeline[i] = Transition{Time: nanoTime(tr.t), Side: tr.side, State: tr.state}
 	}
-	f.timeline = nil
+	c.timeline = nil
 }
 
 func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
@@ -219,7 +247,7 @@ func (c *conn) scaleKnown() bool { return c.ends[Client].sawSYN && c.ends[Server
 func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	ep := &c.f.Ends[from]
+	ep := &c.ep[from]
 	ep.Packets++
 	ep.Bytes += uint64(seg.PayloadLen)
 	ep.WireBytes += uint64(seg.WireLen)
@@ -234,9 +262,9 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 		ep.RSTs++
 	}
 	c.recordLadder(seg, from, t)
-	c.zeek.add(seg, from, t, &c.f.Ends)
+	c.zeek.add(seg, from, t, &c.ep)
 	c.last = t
-	c.f.LastIndex = seg.Index
+	c.lastIndex = seg.Index
 	if s.isDuplicate(seg, t) {
 		ep.Duplicates++
 		s.sentAt(t)
@@ -326,7 +354,7 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	if !seg.Flags.Has(capture.ACK) {
 		if !s.sawSYN {
 			s.sawSYN, s.isn = true, Seq(seg.Seq)
-			c.f.Ends[from].SawSYN, c.f.Ends[from].ISN = true, seg.Seq
+			c.ep[from].SawSYN, c.ep[from].ISN = true, seg.Seq
 			s.synTS, s.synTSFirst = seg.HasTS, seg.TSVal
 		}
 		s.synTSLast = seg.TSVal
@@ -346,7 +374,7 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	}
 	if !s.sawSYN {
 		s.sawSYN, s.isn = true, Seq(seg.Seq)
-		c.f.Ends[from].SawSYN, c.f.Ends[from].ISN = true, seg.Seq
+		c.ep[from].SawSYN, c.ep[from].ISN = true, seg.Seq
 	}
 	if !c.synAckSeen {
 		c.synAckSeen, c.synAckTime = true, t
@@ -392,7 +420,7 @@ func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
 			// Complete, also for a simultaneous open or split handshake
 			// (RFC 9293 section 3.5), where the client is the one acked.
 			c.handshakeDone = true
-			c.f.RTT = time.Duration(t - c.ends[Client].synTime)
+			c.rtt = t - c.ends[Client].synTime
 		}
 	}
 	if r.finSent && !r.finAcked && r.finSeq.LessThan(a) {
@@ -433,10 +461,10 @@ func (c *conn) onFIN(seg *capture.Segment, from Side, t int64) {
 	switch {
 	case !c.closerSet:
 		c.closerSet = true
-		c.f.ActiveCloser = PartyOf(from)
+		c.activeCloser = PartyOf(from)
 	case r.finSent && !acksPeerFIN:
 		// It closed before our peer's FIN reached it: simultaneous close.
-		c.f.ActiveCloser = ByBoth
+		c.activeCloser = ByBoth
 	}
 	// The sender (RFC 9293 p. 60, CLOSE call). Its receiver changes state
 	// when it acknowledges the FIN (onACK).

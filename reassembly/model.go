@@ -321,11 +321,6 @@ type Flow struct {
 	// flow's length.
 	Ladder        []LadderStep
 	LadderOmitted uint64
-
-	// timeline is Timeline while the flow is tracked, in 16-byte entries
-	// instead of 32 (issue 5's memory per open flow); it is converted when
-	// the flow is handed out. It fits in the padding of Flow's size class.
-	timeline []transition
 }
 
 // Bounds of Flow.Ladder.

@@ -93,13 +93,15 @@ type Sharded struct {
 	// seq counts events: segments added and Advances that moved the
 	// clock. marks[markHead:] are the events the flows still coming from
 	// the shards may end at; queue holds the flows waiting for every
-	// shard to process past their event; nextID numbers flows.
+	// shard to process past their event; nextID numbers flows, and ids
+	// keeps the numbers of the flows begun and not yet ended.
 	seq      uint64
 	last     uint64 // capture index of the latest segment
 	marks    []mark
 	markHead int
 	queue    flowQueue
 	nextID   uint64
+	ids      map[*conn]uint64
 }
 
 // mark is one event: a segment (at is twice its capture index) or an
@@ -154,11 +156,16 @@ type shard struct {
 }
 
 // shardItem is a flow a shard's table began or ended, with what it told
-// Table.order.
+// Table.order. A flow that begins has no Flow yet (it is built when the
+// flow ends): c names it, as the key of Sharded.ids, and is never read by
+// the merger, which does not own it; first and last are its FirstIndex and
+// LastIndex.
 type shardItem struct {
-	f   *Flow
-	ev  flowEvent
-	key int64
+	f           *Flow
+	c           *conn
+	first, last uint64
+	ev          flowEvent
+	key         int64
 }
 
 // shardReport is what a worker sends back after a batch.
@@ -226,7 +233,7 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	s := &Sharded{emit: emit}
+	s := &Sharded{emit: emit, ids: make(map[*conn]uint64)}
 	if n == 1 && runtime.GOMAXPROCS(0) == 1 || cfg.MaxFlows > 0 {
 		s.single = NewTable(cfg, emit)
 		return s
@@ -248,7 +255,7 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 		// The flows travel in items, with the event they end at.
 		sh.table = NewTable(cfg, func(*Flow) {})
 		sh.table.order = func(c *conn, ev flowEvent, key int64) {
-			sh.items = append(sh.items, shardItem{c.f, ev, key})
+			sh.items = append(sh.items, shardItem{f: c.f, c: c, first: c.firstIndex, last: c.lastIndex, ev: ev, key: key})
 		}
 		sh.table.census.forward = func(e *stateChange) { sh.changes = append(sh.changes, *e) }
 		s.shards[i] = sh
@@ -417,17 +424,17 @@ func (s *Sharded) deliver(r shardReport) {
 // place names the event at which a single Table would have numbered or
 // emitted the item's flow, and its rank among the flows of that event.
 func (s *Sharded) place(it shardItem) queuedFlow {
-	q := queuedFlow{f: it.f, ev: it.ev}
+	q := queuedFlow{f: it.f, c: it.c, first: it.first, ev: it.ev}
 	switch it.ev {
 	case flowBegun:
-		q.seq, q.tie = s.eventAt(2*it.f.FirstIndex), it.f.FirstIndex
+		q.seq, q.tie = s.eventAt(2*it.first), it.first
 	case endLingered, endIdle:
 		// Table's recency lists keep flows in order of last packet.
-		q.seq, q.tie = s.eventDue(2*it.f.LastIndex, it.key), it.f.LastIndex
+		q.seq, q.tie = s.eventDue(2*it.last, it.key), it.last
 	case endReplaced, endEvicted:
-		q.seq, q.tie = s.eventAt(2*uint64(it.key)), it.f.FirstIndex
+		q.seq, q.tie = s.eventAt(2*uint64(it.key)), it.first
 	default: // endClosed
-		q.seq, q.tie = s.seq+1, it.f.FirstIndex
+		q.seq, q.tie = s.seq+1, it.first
 	}
 	return q
 }
@@ -485,9 +492,13 @@ func (s *Sharded) release() {
 func (s *Sharded) hand(q queuedFlow) {
 	if q.ev == flowBegun {
 		s.nextID++
-		q.f.ID = s.nextID
+		s.ids[q.c] = s.nextID
 		return
 	}
+	// A flow begins at an earlier event than it ends, or at the same
+	// one where begun comes first (flowEvent order): its number is known.
+	q.f.ID = s.ids[q.c]
+	delete(s.ids, q.c)
 	s.census.flowDone(q.f)
 	s.emit(q.f)
 }
@@ -675,7 +686,7 @@ func (s *Sharded) Close(endNanos int64) {
 	// What is left ends at Close, or at the next event, which is Close:
 	// Table emits it all by first packet.
 	for i := range s.queue {
-		s.queue[i].ev, s.queue[i].tie = endClosed, s.queue[i].f.FirstIndex
+		s.queue[i].ev, s.queue[i].tie = endClosed, s.queue[i].first
 	}
 	s.queue.init()
 	for len(s.queue) > 0 {
@@ -778,10 +789,12 @@ func (t *Table) advance(now int64) {
 // queuedFlow is a flow waiting for its turn: the event at which Table
 // numbers (flowBegun) or emits it, and its rank among that event's.
 type queuedFlow struct {
-	seq uint64
-	ev  flowEvent
-	tie uint64
-	f   *Flow
+	seq   uint64
+	ev    flowEvent
+	tie   uint64
+	f     *Flow
+	c     *conn // see shardItem
+	first uint64
 }
 
 func (a *queuedFlow) before(b *queuedFlow) bool {

@@ -175,7 +175,7 @@ func (t *Table) Add(seg *capture.Segment) {
 		x.maxBack = max(x.maxBack, back)
 	}
 	from := Client
-	if seg.Src != c.f.Ends[Client].Addr {
+	if seg.Src != c.ep[Client].Addr {
 		from = Server
 	}
 	c.add(seg, from, ts)
@@ -216,7 +216,7 @@ func (t *Table) Close(endNanos int64) {
 	}
 	// First packet order is ID order, and a shard's table (see Sharded)
 	// must not read the IDs its caller writes.
-	slices.SortFunc(rest, func(a, b *conn) int { return cmp.Compare(a.f.FirstIndex, b.f.FirstIndex) })
+	slices.SortFunc(rest, func(a, b *conn) int { return cmp.Compare(a.firstIndex, b.firstIndex) })
 	for _, c := range rest {
 		t.finish(c, max(endNanos, c.last), "", endClosed, 0)
 	}
@@ -241,7 +241,7 @@ func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 			if st == TimeWait && now-c.ends[side].twSince >= int64(t.cfg.TimeWait) {
 				st = Closed
 			}
-			fn(c.f.Ends[side].Addr, st)
+			fn(c.ep[side].Addr, st)
 		}
 	}
 }
@@ -274,7 +274,7 @@ func (t *Table) OnSettled(fn func(Settled)) { t.settled = fn }
 func (t *Table) settle(c *conn) {
 	c.settled = true
 	v, why := c.verdictNow(c.last, &t.cfg)
-	t.settled(Settled{FirstIndex: c.f.FirstIndex, Client: c.f.Ends[Client].Addr, Server: c.f.Ends[Server].Addr,
+	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.ep[Client].Addr, Server: c.ep[Server].Addr,
 		Verdict: v, Reason: why, Time: nanoTime(c.last)})
 }
 
@@ -310,10 +310,9 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 	}
 	t.nextID++
 	client, server, reason := t.roles(seg)
-	f := &Flow{ID: t.nextID, RolesInferred: reason != "", RoleReason: reason,
-		FirstSeen: nanoTime(ts), FirstIndex: seg.Index, timeline: make([]transition, 0, 4)}
-	f.Ends[Client].Addr, f.Ends[Server].Addr = client, server
-	c := &conn{f: f, first: ts, last: ts, census: t.census}
+	c := &conn{id: t.nextID, roleReason: reason, firstIndex: seg.Index,
+		timeline: make([]transition, 0, 4), first: ts, last: ts, census: t.census}
+	c.ep[Client].Addr, c.ep[Server].Addr = client, server
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
 	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
 		// The connection was established before the capture began.
