@@ -16,7 +16,7 @@ func (c *conn) startsNew(seg *capture.Segment) bool {
 		return false
 	}
 	closed := c.rst.accepted || c.ends[Client].finSent || c.ends[Server].finSent
-	fromClient := seg.Src == c.ep[Client].Addr
+	fromClient := seg.Src == c.addr[Client]
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	if seg.Flags.Has(capture.ACK) {
 		return closed && !c.ends[Client].seen
@@ -84,7 +84,7 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
 	if finishedBy != "" {
 		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
-	recs := c.zeek.records(&f.Ends)
+	recs := c.zeek.records(&c.addr)
 	if len(recs) > 0 {
 		f.ConnState, f.History = recs[0].ConnState, recs[0].History
 		f.Zeek = recs

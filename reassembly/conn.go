@@ -16,7 +16,7 @@ import (
 // happen at the wire time of the packet. The approximation is off by at most
 // one one-way delay, the capture point's distance to each host.
 //
-// One conn is allocated per open flow, in the runtime's 1152-byte size
+// One conn is allocated per open flow, in the runtime's 1024-byte size
 // class (TestConnFitsItsSizeClass), and no Flow until it ends (see f): it
 // keeps no copy of its map key (see key) nor of the addresses in its Zeek
 // records, nothing only its end needs (why it finished: finalize), and what only unusual flows need (oddities,
@@ -26,8 +26,11 @@ type conn struct {
 	// f is the Flow handed out, built by finalize from what follows: a
 	// tracked flow has none, which saves its 576 bytes (issue 5).
 	f *Flow
-	// ep are the Flow's Ends while the flow is tracked.
-	ep [2]Endpoint
+	// addr and ep are the Flow's Ends while the flow is tracked: their
+	// addresses, and the counters most flows need (oddities has the rest;
+	// endTrack the ISNs); 160 bytes instead of 272.
+	addr [2]netip.AddrPort
+	ep   [2]endCounts
 	// id, firstIndex, lastIndex, rtt and roleReason are the Flow's ID,
 	// FirstIndex, LastIndex, RTT and RoleReason; first is its FirstSeen.
 	id, firstIndex, lastIndex uint64
@@ -76,12 +79,12 @@ type conn struct {
 
 // key is the flow's map key. It is rebuilt from the flow's two ends, which
 // never change, rather than kept: 64 bytes per open flow.
-func (c *conn) key() flowKey { return keyOf(c.ep[Client].Addr, c.ep[Server].Addr) }
+func (c *conn) key() flowKey { return keyOf(c.addr[Client], c.addr[Server]) }
 
 // joins reports whether a segment from src to dst belongs to c's 4-tuple,
 // without building a key.
 func (c *conn) joins(src, dst netip.AddrPort) bool {
-	cl, sv := c.ep[Client].Addr, c.ep[Server].Addr
+	cl, sv := c.addr[Client], c.addr[Server]
 	return src == cl && dst == sv || src == sv && dst == cl
 }
 
@@ -111,12 +114,22 @@ type oddities struct {
 	synSentRSTWhy string
 	// notes are the Flow's Notes written while it is tracked (TIME_WAIT
 	// cut short); the rest are written when it finishes.
-	notes            []string
+	notes []string
+	// ends counts what only unusual flows have, for the Flow's Ends.
+	ends             [2]repeatCounts
 	blindExample     blindRST
 	challengeExample blindRST
 	rejectAck        Seq
 	synSentRSTBy     Side
 }
+
+// endCounts are the counters of an Endpoint every flow needs, named as
+// there.
+type endCounts struct{ Packets, Bytes, WireBytes, SYNs, FINs, RSTs uint64 }
+
+// repeatCounts are the counters of an Endpoint only unusual flows need,
+// named as there.
+type repeatCounts struct{ Retransmits, KeepAlives, ZeroWindowProbes, Duplicates, OutOfOrder uint64 }
 
 // noOddities is what conn.oddities returns for a flow without any: read
 // only.
@@ -201,11 +214,20 @@ type transition struct {
 // to complete; its Timeline is converted by handTimeline, once no state
 // changes any more.
 func (c *conn) flow() *Flow {
-	f := &Flow{ID: c.id, Ends: c.ep, RolesInferred: c.roleReason != "", RoleReason: c.roleReason,
+	f := &Flow{ID: c.id, RolesInferred: c.roleReason != "", RoleReason: c.roleReason,
 		FirstSeen: nanoTime(c.first), FirstIndex: c.firstIndex, LastIndex: c.lastIndex,
 		RTT: time.Duration(c.rtt), ActiveCloser: c.activeCloser}
-	if c.odd != nil && len(c.odd.notes) > 0 {
-		f.Notes = append([]string(nil), c.odd.notes...)
+	x := c.oddities()
+	for side := range f.Ends {
+		e, n, r, tr := &f.Ends[side], &c.ep[side], &x.ends[side], &c.ends[side]
+		e.Addr, e.ISN, e.SawSYN = c.addr[side], uint32(tr.isn), tr.sawSYN
+		e.Packets, e.Bytes, e.WireBytes = n.Packets, n.Bytes, n.WireBytes
+		e.SYNs, e.FINs, e.RSTs = n.SYNs, n.FINs, n.RSTs
+		e.Retransmits, e.KeepAlives, e.ZeroWindowProbes = r.Retransmits, r.KeepAlives, r.ZeroWindowProbes
+		e.Duplicates, e.OutOfOrder = r.Duplicates, r.OutOfOrder
+	}
+	if len(x.notes) > 0 {
+		f.Notes = append([]string(nil), x.notes...)
 	}
 	return f
 }
@@ -262,11 +284,11 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 		ep.RSTs++
 	}
 	c.recordLadder(seg, from, t)
-	c.zeek.add(seg, from, t, &c.ep)
+	c.zeek.add(seg, from, t, &c.addr)
 	c.last = t
 	c.lastIndex = seg.Index
 	if s.isDuplicate(seg, t) {
-		ep.Duplicates++
+		c.oddOnce().ends[from].Duplicates++
 		s.sentAt(t)
 		return
 	}
@@ -298,13 +320,13 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 	}
 	switch kind {
 	case kindRetransmit:
-		ep.Retransmits++
+		c.oddOnce().ends[from].Retransmits++
 	case kindKeepAlive:
-		ep.KeepAlives++
+		c.oddOnce().ends[from].KeepAlives++
 	case kindZeroWindowProbe:
-		ep.ZeroWindowProbes++
+		c.oddOnce().ends[from].ZeroWindowProbes++
 	case kindOutOfOrder:
-		ep.OutOfOrder++
+		c.oddOnce().ends[from].OutOfOrder++
 	}
 	// Silence bookkeeping for half_open: a repeat only counts when it asks
 	// for something the peer has not acknowledged yet.
@@ -354,7 +376,6 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	if !seg.Flags.Has(capture.ACK) {
 		if !s.sawSYN {
 			s.sawSYN, s.isn = true, Seq(seg.Seq)
-			c.ep[from].SawSYN, c.ep[from].ISN = true, seg.Seq
 			s.synTS, s.synTSFirst = seg.HasTS, seg.TSVal
 		}
 		s.synTSLast = seg.TSVal
@@ -374,7 +395,6 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	}
 	if !s.sawSYN {
 		s.sawSYN, s.isn = true, Seq(seg.Seq)
-		c.ep[from].SawSYN, c.ep[from].ISN = true, seg.Seq
 	}
 	if !c.synAckSeen {
 		c.synAckSeen, c.synAckTime = true, t

@@ -175,7 +175,7 @@ func (t *Table) Add(seg *capture.Segment) {
 		x.maxBack = max(x.maxBack, back)
 	}
 	from := Client
-	if seg.Src != c.ep[Client].Addr {
+	if seg.Src != c.addr[Client] {
 		from = Server
 	}
 	c.add(seg, from, ts)
@@ -241,7 +241,7 @@ func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 			if st == TimeWait && now-c.ends[side].twSince >= int64(t.cfg.TimeWait) {
 				st = Closed
 			}
-			fn(c.ep[side].Addr, st)
+			fn(c.addr[side], st)
 		}
 	}
 }
@@ -274,7 +274,7 @@ func (t *Table) OnSettled(fn func(Settled)) { t.settled = fn }
 func (t *Table) settle(c *conn) {
 	c.settled = true
 	v, why := c.verdictNow(c.last, &t.cfg)
-	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.ep[Client].Addr, Server: c.ep[Server].Addr,
+	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.addr[Client], Server: c.addr[Server],
 		Verdict: v, Reason: why, Time: nanoTime(c.last)})
 }
 
@@ -312,7 +312,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 	client, server, reason := t.roles(seg)
 	c := &conn{id: t.nextID, roleReason: reason, firstIndex: seg.Index,
 		timeline: make([]transition, 0, 4), first: ts, last: ts, census: t.census}
-	c.ep[Client].Addr, c.ep[Server].Addr = client, server
+	c.addr[Client], c.addr[Server] = client, server
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
 	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
 		// The connection was established before the capture began.

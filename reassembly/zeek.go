@@ -145,11 +145,11 @@ type zeekTracker struct {
 	done *[]ZeekRecord
 }
 
-// add follows seg, sent by the flow's end from at time t; ends are the
-// flow's ends, whose addresses the records name.
-func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, ends *[2]Endpoint) {
+// add follows seg, sent by the flow's end from at time t; addrs are the
+// flow's ends' addresses, which the records name.
+func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, addrs *[2]netip.AddrPort) {
 	if z.active && (z.cur.expired(t) || z.cur.isReuse(seg)) {
-		z.finishRecord(ends)
+		z.finishRecord(addrs)
 	}
 	if !z.active {
 		z.cur.begin(seg, from, t)
@@ -158,20 +158,20 @@ func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, ends *[2]End
 	z.cur.process(seg, from, t)
 }
 
-func (z *zeekTracker) finishRecord(ends *[2]Endpoint) {
+func (z *zeekTracker) finishRecord(addrs *[2]netip.AddrPort) {
 	if z.done == nil {
 		z.done = new([]ZeekRecord)
 	}
 	if len(*z.done) < zeekMaxRecords {
-		*z.done = append(*z.done, z.cur.record(ends))
+		*z.done = append(*z.done, z.cur.record(addrs))
 	}
 	z.active = false
 }
 
 // records returns every record, ending the current one.
-func (z *zeekTracker) records(ends *[2]Endpoint) []ZeekRecord {
+func (z *zeekTracker) records(addrs *[2]netip.AddrPort) []ZeekRecord {
 	if z.active {
-		z.finishRecord(ends)
+		z.finishRecord(addrs)
 	}
 	if z.done == nil {
 		return nil
@@ -179,8 +179,8 @@ func (z *zeekTracker) records(ends *[2]Endpoint) []ZeekRecord {
 	return *z.done
 }
 
-func (r *zRecord) record(ends *[2]Endpoint) ZeekRecord {
-	return ZeekRecord{FirstIndex: r.firstIndex, Orig: ends[r.orig].Addr, Resp: ends[r.orig.Reverse()].Addr,
+func (r *zRecord) record(addrs *[2]netip.AddrPort) ZeekRecord {
+	return ZeekRecord{FirstIndex: r.firstIndex, Orig: addrs[r.orig], Resp: addrs[r.orig.Reverse()],
 		ConnState: r.connState(), History: string(r.hist)}
 }
 
