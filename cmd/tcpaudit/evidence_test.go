@@ -11,31 +11,17 @@ import (
 	"testing"
 )
 
-// evidenceFlow is what the evidence tests compare: a flow's identity and its
-// packet counts.
-type evidenceFlow struct {
-	Client      string `json:"client"`
-	Server      string `json:"server"`
-	FirstSeen   string `json:"first_seen"`
-	Verdict     string `json:"verdict"`
-	ClientStats struct {
-		Packets int `json:"packets"`
-	} `json:"client_stats"`
-	ServerStats struct {
-		Packets int `json:"packets"`
-	} `json:"server_stats"`
-}
+// key tells flows apart, reused 4-tuples included.
+func flowKey(f e2eFlow) string { return f.Client + " " + f.Server + " " + f.FirstSeen }
 
-func (f evidenceFlow) key() string { return f.Client + " " + f.Server + " " + f.FirstSeen }
-
-func auditFlows(t *testing.T, args ...string) []evidenceFlow {
+func auditFlows(t *testing.T, args ...string) []e2eFlow {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	if code := run(append([]string{"--format", "json"}, args...), strings.NewReader(""), &stdout, &stderr); code != exitOK {
 		t.Fatalf("tcpaudit %v: exit %d: %s", args, code, stderr.String())
 	}
 	var r struct {
-		Flows []evidenceFlow `json:"flows"`
+		Flows []e2eFlow `json:"flows"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		t.Fatalf("tcpaudit %v: %v", args, err)
@@ -51,16 +37,16 @@ func TestEvidenceHoldsExactlyTheFlaggedFlows(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		args     []string
-		selected func(evidenceFlow) bool
+		selected func(e2eFlow) bool
 	}{
-		{"abnormal", nil, func(f evidenceFlow) bool {
+		{"abnormal", nil, func(f e2eFlow) bool {
 			switch f.Verdict {
 			case "clean", "open", "half_closed":
 				return false
 			}
 			return true
 		}},
-		{"verdicts", []string{"--evidence-verdicts", "reset,refused"}, func(f evidenceFlow) bool {
+		{"verdicts", []string{"--evidence-verdicts", "reset,refused"}, func(f e2eFlow) bool {
 			return f.Verdict == "reset" || f.Verdict == "refused"
 		}},
 	} {
@@ -69,11 +55,11 @@ func TestEvidenceHoldsExactlyTheFlaggedFlows(t *testing.T) {
 			evidence := filepath.Join(dir, "evidence.pcapng")
 			args := append([]string{"--evidence", evidence}, tc.args...)
 			report := auditFlows(t, append(args, "../../testdata/demo.pcap")...)
-			want := map[string]evidenceFlow{}
+			want := map[string]e2eFlow{}
 			packets := 0
 			for _, f := range report {
 				if tc.selected(f) {
-					want[f.key()] = f
+					want[flowKey(f)] = f
 					packets += f.ClientStats.Packets + f.ServerStats.Packets
 				}
 			}
@@ -84,15 +70,15 @@ func TestEvidenceHoldsExactlyTheFlaggedFlows(t *testing.T) {
 			var extra, missing []string
 			seen := map[string]bool{}
 			for _, f := range got {
-				seen[f.key()] = true
-				w, ok := want[f.key()]
+				seen[flowKey(f)] = true
+				w, ok := want[flowKey(f)]
 				if !ok {
-					extra = append(extra, f.key())
+					extra = append(extra, flowKey(f))
 					continue
 				}
 				if f.Verdict != w.Verdict || f.ClientStats.Packets != w.ClientStats.Packets || f.ServerStats.Packets != w.ServerStats.Packets {
 					t.Errorf("%s: in the evidence %s with %d/%d packets; in the report %s with %d/%d",
-						f.key(), f.Verdict, f.ClientStats.Packets, f.ServerStats.Packets, w.Verdict, w.ClientStats.Packets, w.ServerStats.Packets)
+						flowKey(f), f.Verdict, f.ClientStats.Packets, f.ServerStats.Packets, w.Verdict, w.ClientStats.Packets, w.ServerStats.Packets)
 				}
 			}
 			for k := range want {

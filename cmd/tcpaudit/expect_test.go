@@ -27,26 +27,8 @@ type expectation struct {
 	History      string   `json:"history"`
 }
 
-// cliFlow is the part of the JSON contract (README, "JSON output") that
-// these tests read.
-type cliFlow struct {
-	Client       string `json:"client"`
-	Server       string `json:"server"`
-	FirstSeen    string `json:"first_seen"`
-	LastSeen     string `json:"last_seen"`
-	Handshake    string `json:"handshake"`
-	Verdict      string `json:"verdict"`
-	Reason       string `json:"reason"`
-	ActiveCloser string `json:"active_closer"`
-	ResetBy      string `json:"reset_by"`
-	ClientState  string `json:"client_state"`
-	ServerState  string `json:"server_state"`
-	ConnState    string `json:"conn_state"`
-	History      string `json:"history"`
-}
-
 type cliReport struct {
-	Flows   []cliFlow      `json:"flows"`
+	Flows   []e2eFlow      `json:"flows"`
 	Summary map[string]any `json:"summary"`
 }
 
@@ -133,7 +115,7 @@ func TestGeneratedCapturesThroughCommand(t *testing.T) {
 
 // findFlow finds a flow by its endpoints and first packet time, which tells
 // apart flows of a reused 4-tuple.
-func findFlow(flows []cliFlow, client, server, firstSeen string) *cliFlow {
+func findFlow(flows []e2eFlow, client, server, firstSeen string) *e2eFlow {
 	want, err := time.Parse(time.RFC3339Nano, firstSeen)
 	for i := range flows {
 		f := &flows[i]

@@ -103,10 +103,14 @@ type e2eReport struct {
 	} `json:"summary"`
 }
 
+// e2eFlow is the part of the JSON contract (README, "JSON contract") that
+// the command's tests read.
 type e2eFlow struct {
 	ID            uint64 `json:"id"`
 	Client        string `json:"client"`
 	Server        string `json:"server"`
+	FirstSeen     string `json:"first_seen"`
+	LastSeen      string `json:"last_seen"`
 	Handshake     string `json:"handshake"`
 	Verdict       string `json:"verdict"`
 	Reason        string `json:"reason"`
@@ -115,6 +119,14 @@ type e2eFlow struct {
 	ClientState   string `json:"client_state"`
 	ServerState   string `json:"server_state"`
 	RolesInferred bool   `json:"roles_inferred"`
+	ConnState     string `json:"conn_state"`
+	History       string `json:"history"`
+	ClientStats   struct {
+		Packets int `json:"packets"`
+	} `json:"client_stats"`
+	ServerStats struct {
+		Packets int `json:"packets"`
+	} `json:"server_stats"`
 }
 
 func (f e2eFlow) String() string {
