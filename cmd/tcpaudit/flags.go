@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -118,16 +117,8 @@ func (o *options) validate() error {
 	}
 	// Check the evidence selection now: a typo found after a long capture
 	// must not cost its report.
-	for _, name := range parseList(o.evidenceVerdicts) {
-		var v reassembly.Verdict
-		if err := v.UnmarshalText([]byte(name)); err != nil {
-			return fmt.Errorf("--evidence-verdicts: %w", err)
-		}
-	}
-	for _, s := range parseList(o.evidenceFlows) {
-		if _, err := strconv.ParseUint(s, 10, 64); err != nil {
-			return fmt.Errorf("--evidence-flows: %q is not a flow id", s)
-		}
+	if _, err := evidenceSelection(o); err != nil {
+		return err
 	}
 	stdinUsed := 0
 	for _, in := range o.inputs {
