@@ -46,6 +46,10 @@ type options struct {
 	progress  bool
 	ephemeral string
 
+	// cpuProfile and memProfile are hidden developer flags: where to
+	// write Go pprof profiles of the run (see issue 5's measurements).
+	cpuProfile, memProfile string
+
 	cfg reassembly.Config
 }
 
@@ -91,6 +95,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.cfg.StallTimeout, "stall-timeout", o.cfg.StallTimeout, "one side transmitting into silence this long is half_open")
 	fs.DurationVar(&o.cfg.IdleTimeout, "idle-timeout", o.cfg.IdleTimeout, "finish flows idle this long (0: never; live default 1h)")
 	fs.IntVar(&o.cfg.MaxFlows, "max-flows", o.cfg.MaxFlows, "cap the flow table; evictions are counted and reported (0: no cap)")
+
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to `FILE` (for developers)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to `FILE` at the end (for developers)")
+	_ = fs.MarkHidden("cpuprofile")
+	_ = fs.MarkHidden("memprofile")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {

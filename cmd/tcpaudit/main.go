@@ -43,6 +43,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		complain(stderr, "%v", err)
 		return exitBadInput
 	}
+	stop, err := startProfiles(o)
+	if err != nil {
+		complain(stderr, "%v", err)
+		return exitBadInput
+	}
+	defer stop()
 	switch {
 	case o.listInterfaces:
 		return listInterfaces(stdout, stderr)
