@@ -77,9 +77,9 @@ type conn struct {
 	// (Nobody if none).
 }
 
-// key is the flow's map key. It is rebuilt from the flow's two ends, which
-// never change, rather than kept: 64 bytes per open flow.
-func (c *conn) key() flowKey { return keyOf(c.addr[Client], c.addr[Server]) }
+// hash is the flow's flowHash, for the table's index. It is rebuilt from
+// the flow's two ends, which never change, rather than kept.
+func (c *conn) hash() uint64 { return flowHash(c.addr[Client], c.addr[Server]) }
 
 // joins reports whether a segment from src to dst belongs to c's 4-tuple,
 // without building a key.

@@ -1,7 +1,6 @@
 package reassembly
 
 import (
-	"encoding/binary"
 	"math"
 	"net/netip"
 	"runtime"
@@ -754,27 +753,11 @@ func sumStats(per []TableStats) TableStats {
 	return sum
 }
 
-// shardOf picks the shard of a segment from its two endpoints. The hash of
-// each endpoint is combined with XOR, which does not care about order, so
-// both directions of a flow land on the same shard.
+// shardOf picks the shard of a segment from its two endpoints: flowHash
+// is the same in both directions, so both land on the same shard. The
+// high bits choose, as the low ones choose a slot in the shard's index.
 func shardOf(a, b netip.AddrPort, n int) int {
-	h := endpointHash(a) ^ endpointHash(b)
-	// Fold the high bits in: the modulus below only looks at the low ones.
-	h ^= h >> 29
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 32
-	return int(h % uint64(n))
-}
-
-// endpointHash mixes an address and port into 64 bits (the multipliers are
-// splitmix64's). IPv4 addresses hash as their 16-byte mapped form, which is
-// fine: both directions of a flow spell their addresses the same way.
-func endpointHash(ap netip.AddrPort) uint64 {
-	a := ap.Addr().As16()
-	h := binary.LittleEndian.Uint64(a[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(a[8:])
-	h = (h ^ h>>31) * 0x94d049bb133111eb
-	h ^= uint64(ap.Port()) * 0xbf58476d1ce4e5b9
-	return h ^ h>>30
+	return int((flowHash(a, b) >> 32) % uint64(n))
 }
 
 // advance moves the table's clock to now, the latest time of all shards,

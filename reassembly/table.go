@@ -10,35 +10,6 @@ import (
 	"github.com/tcpaudit/tcpaudit/capture"
 )
 
-// flowKey identifies a 4-tuple regardless of direction: the two endpoints in
-// netip.AddrPort.Compare order. It is comparable, so it is the map key as is.
-//
-// It holds the endpoints' bytes rather than two netip.AddrPort (64 bytes,
-// with a pointer each): 38 bytes without pointers, so a map slot with its
-// *conn takes 48 bytes instead of 72 (issue 5's memory per flow) and hashes
-// as plain memory. v4 keeps an IPv4 address apart from its IPv4-mapped IPv6
-// form, which are different endpoints; zones are not kept, as captured
-// addresses have none.
-type flowKey struct {
-	a, b   [16]byte
-	pa, pb uint16
-	v4     uint8 // bit 0: a is IPv4; bit 1: b is
-}
-
-func keyOf(src, dst netip.AddrPort) flowKey {
-	if src.Compare(dst) > 0 {
-		src, dst = dst, src
-	}
-	k := flowKey{a: src.Addr().As16(), b: dst.Addr().As16(), pa: src.Port(), pb: dst.Port()}
-	if src.Addr().Is4() {
-		k.v4 |= 1
-	}
-	if dst.Addr().Is4() {
-		k.v4 |= 2
-	}
-	return k
-}
-
 // TableStats counts what the table did.
 type TableStats struct {
 	Packets uint64 // segments added
@@ -63,7 +34,7 @@ type TableStats struct {
 type Table struct {
 	cfg    Config
 	emit   func(*Flow)
-	flows  map[flowKey]*conn
+	flows  flowIndex
 	active connList
 	done   connList
 	nextID uint64
@@ -130,7 +101,7 @@ func (e flowEvent) String() string {
 // cfg.MaxFlows, or a new SYN replaced it on the same 4-tuple), and by Close
 // for every remaining flow. Emitted flows are final and owned by the receiver.
 func NewTable(cfg Config, emit func(*Flow)) *Table {
-	return &Table{cfg: cfg, emit: emit, flows: make(map[flowKey]*conn), census: newCensus(&cfg)}
+	return &Table{cfg: cfg, emit: emit, census: newCensus(&cfg)}
 }
 
 // Add feeds one segment, in capture order. It does not allocate for a
@@ -156,10 +127,12 @@ func (t *Table) Add(seg *capture.Segment) {
 		t.servers.add(seg.Src.Port())
 	}
 
-	k := keyOf(seg.Src, seg.Dst)
 	c := t.recent
+	var h uint64
 	if c == nil || !c.joins(seg.Src, seg.Dst) {
-		c = t.flows[k] // packets come in bursts per flow: skip the map when we can
+		// Packets come in bursts per flow: skip the index when we can.
+		h = flowHash(seg.Src, seg.Dst)
+		c = t.flows.find(h, seg.Src, seg.Dst)
 	}
 	if c != nil && c.startsNew(seg) {
 		c.endTimeWait(ts)
@@ -167,7 +140,10 @@ func (t *Table) Add(seg *capture.Segment) {
 		c = nil
 	}
 	if c == nil {
-		c = t.newConn(k, seg, ts)
+		if h == 0 {
+			h = flowHash(seg.Src, seg.Dst) // the replaced flow was recent
+		}
+		c = t.newConn(h, seg, ts)
 	}
 	if back > 0 {
 		x := c.oddOnce()
@@ -210,10 +186,8 @@ func (t *Table) clock() int64 { return max(t.now, t.wall) }
 // in ID order.
 func (t *Table) Close(endNanos int64) {
 	endNanos = max(endNanos, t.clock())
-	rest := make([]*conn, 0, len(t.flows))
-	for _, c := range t.flows {
-		rest = append(rest, c)
-	}
+	rest := make([]*conn, 0, t.flows.Len())
+	t.flows.each(func(c *conn) { rest = append(rest, c) })
 	// First packet order is ID order, and a shard's table (see Sharded)
 	// must not read the IDs its caller writes.
 	slices.SortFunc(rest, func(a, b *conn) int { return cmp.Compare(a.firstIndex, b.firstIndex) })
@@ -226,7 +200,7 @@ func (t *Table) Close(endNanos int64) {
 // Stats returns the table's counters.
 func (t *Table) Stats() TableStats {
 	s := t.stats
-	s.Active = len(t.flows)
+	s.Active = t.flows.Len()
 	return s
 }
 
@@ -235,7 +209,7 @@ func (t *Table) Stats() TableStats {
 // is meant for live snapshots.
 func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 	now := t.clock()
-	for _, c := range t.flows {
+	t.flows.each(func(c *conn) {
 		for side := range c.ends {
 			st := c.ends[side].state
 			if st == TimeWait && now-c.ends[side].twSince >= int64(t.cfg.TimeWait) {
@@ -243,7 +217,7 @@ func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 			}
 			fn(c.addr[side], st)
 		}
-	}
+	})
 }
 
 // Settled is a flow whose verdict is decided before the flow is emitted:
@@ -297,8 +271,8 @@ func (t *Table) expire() {
 	}
 }
 
-func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
-	if t.cfg.MaxFlows > 0 && len(t.flows) >= t.cfg.MaxFlows {
+func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) *conn {
+	if t.cfg.MaxFlows > 0 && t.flows.Len() >= t.cfg.MaxFlows {
 		victim := t.done.head
 		if victim == nil {
 			victim = t.active.head
@@ -319,7 +293,7 @@ func (t *Table) newConn(k flowKey, seg *capture.Segment, ts int64) *conn {
 		c.setState(Client, Established, ts)
 		c.setState(Server, Established, ts)
 	}
-	t.flows[k] = c
+	t.flows.insert(h, c)
 	t.active.pushBack(c)
 	if t.order != nil {
 		t.order(c, flowBegun, 0)
@@ -347,7 +321,7 @@ func (t *Table) touch(c *conn) {
 
 // finish classifies c as of at and emits it; ev and key are for order.
 func (t *Table) finish(c *conn, at int64, why string, ev flowEvent, key int64) {
-	delete(t.flows, c.key())
+	t.flows.remove(c.hash(), c)
 	if t.recent == c {
 		t.recent = nil
 	}

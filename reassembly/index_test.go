@@ -1,0 +1,88 @@
+package reassembly
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+)
+
+// indexed makes a conn for the 4-tuple a-b and puts it in x.
+func indexed(x *flowIndex, a, b netip.AddrPort) *conn {
+	c := &conn{}
+	c.addr[Client], c.addr[Server] = a, b
+	x.insert(c.hash(), c)
+	return c
+}
+
+// The index must find a 4-tuple whichever way a packet goes, and keep
+// apart endpoints that netip keeps apart, IPv4 addresses from their
+// IPv4-mapped IPv6 forms included (hostile input could otherwise merge two
+// flows): such pairs hash alike, so only the comparison tells them apart.
+func TestIndexKeepsEndpointsApart(t *testing.T) {
+	v4 := netip.MustParseAddrPort("10.0.0.1:40000")
+	mapped := netip.MustParseAddrPort("[::ffff:10.0.0.1]:40000")
+	srv := netip.MustParseAddrPort("10.0.0.2:80")
+	srv6 := netip.MustParseAddrPort("[::ffff:10.0.0.2]:80")
+	pairs := [][2]netip.AddrPort{
+		{v4, srv}, {mapped, srv}, {v4, srv6}, {mapped, srv6},
+		{v4, netip.AddrPortFrom(srv.Addr(), 81)},
+		{netip.MustParseAddrPort("[2001:db8::1]:40000"), netip.MustParseAddrPort("[2001:db8::2]:80")},
+	}
+	var x flowIndex
+	conns := make([]*conn, len(pairs))
+	for i, p := range pairs {
+		conns[i] = indexed(&x, p[0], p[1])
+	}
+	for i, p := range pairs {
+		for _, dir := range [][2]netip.AddrPort{{p[0], p[1]}, {p[1], p[0]}} {
+			if got := x.find(flowHash(dir[0], dir[1]), dir[0], dir[1]); got != conns[i] {
+				t.Errorf("%v -> %v: found the conn of %v, want its own", dir[0], dir[1], got.addr)
+			}
+		}
+	}
+}
+
+// Insertions and removals in any order must leave every indexed conn
+// findable and no removed one: the backward shift of removal is the part
+// that can lose entries, so the table is kept small and full (long probe
+// runs that wrap around the end of the arrays).
+func TestIndexChurn(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var x flowIndex
+	live := map[*conn]bool{}
+	var order []*conn
+	for step := range 200_000 {
+		if len(order) > 0 && (len(order) > 40 || rng.IntN(2) == 0) {
+			i := rng.IntN(len(order))
+			c := order[i]
+			order[i] = order[len(order)-1]
+			order = order[:len(order)-1]
+			x.remove(c.hash(), c)
+			delete(live, c)
+		} else {
+			a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(step >> 8), byte(step)}), uint16(rng.IntN(4)+1024))
+			b := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(rng.IntN(3))}), 80)
+			if x.find(flowHash(a, b), a, b) != nil {
+				continue
+			}
+			c := indexed(&x, a, b)
+			live[c] = true
+			order = append(order, c)
+		}
+		if x.Len() != len(live) {
+			t.Fatalf("step %d: index holds %d, want %d", step, x.Len(), len(live))
+		}
+		if step%97 == 0 {
+			for c := range live {
+				if got := x.find(c.hash(), c.addr[Server], c.addr[Client]); got != c {
+					t.Fatalf("step %d: lost %v", step, c.addr)
+				}
+			}
+			n := 0
+			x.each(func(*conn) { n++ })
+			if n != len(live) {
+				t.Fatalf("step %d: each visits %d, want %d", step, n, len(live))
+			}
+		}
+	}
+}
