@@ -15,7 +15,7 @@ func (c *conn) startsNew(seg *capture.Segment) bool {
 	if !seg.Flags.Has(capture.SYN) {
 		return false
 	}
-	closed := c.rst.accepted || c.ends[Client].finSent || c.ends[Server].finSent
+	closed := c.oddities().rst.accepted || c.ends[Client].finSent || c.ends[Server].finSent
 	fromClient := seg.Src == c.addr[Client]
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	if seg.Flags.Has(capture.ACK) {
@@ -131,24 +131,24 @@ func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
 func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
 	f := c.f
 	cl, sv := &c.ends[Client], &c.ends[Server]
-	if c.rst.accepted {
-		by, peer := c.rst.by, c.rst.by.Reverse()
+	if rst := &c.oddities().rst; rst.accepted {
+		by, peer := rst.by, rst.by.Reverse()
 		f.ResetBy = PartyOf(by)
 		switch {
 		case c.refused:
 			return Refused, fmt.Sprintf("SYN answered with RST after %s (%d SYN%s sent): nothing listening, or a REJECT rule",
-				fmtDur(c.rst.time-cl.synTime), f.Client().SYNs, plural(f.Client().SYNs))
-		case c.rst.afterClose:
+				fmtDur(rst.time-cl.synTime), f.Client().SYNs, plural(f.Client().SYNs))
+		case rst.afterClose:
 			f.ResetBy = Nobody
 			return Clean, fmt.Sprintf("FINs both ways, each acknowledged; then a RST from the %s (stray packets after close)", by)
-		case c.rst.peerRepeats > 0:
+		case rst.peerRepeats > 0:
 			return HalfOpen, fmt.Sprintf("%s silent %s while the %s retransmitted %d time%s, then answered with RST: the %s had lost the connection (crash, reboot or state loss)",
-				by, fmtDur(c.rst.silence), peer, c.rst.peerRepeats, plural(uint64(c.rst.peerRepeats)), by)
+				by, fmtDur(rst.silence), peer, rst.peerRepeats, plural(uint64(rst.peerRepeats)), by)
 		case c.synAckSeen && !c.handshakeDone && by == Client:
-			return Reset, fmt.Sprintf("client answered the SYN-ACK with RST %s later (scan, or client gave up)", fmtDur(c.rst.time-c.synAckTime))
+			return Reset, fmt.Sprintf("client answered the SYN-ACK with RST %s later (scan, or client gave up)", fmtDur(rst.time-c.synAckTime))
 		}
 		return Reset, fmt.Sprintf("RST from the %s %s after the first packet; %s sent by client, %s by server",
-			by, fmtDur(c.rst.time-c.first), fmtBytes(f.Client().Bytes), fmtBytes(f.Server().Bytes))
+			by, fmtDur(rst.time-c.first), fmtBytes(f.Client().Bytes), fmtBytes(f.Server().Bytes))
 	}
 	switch f.Handshake {
 	case HandshakeSynUnanswered:

@@ -31,11 +31,10 @@ type conn struct {
 	// endTrack the ISNs); 160 bytes instead of 272.
 	addr [2]netip.AddrPort
 	ep   [2]endCounts
-	// id, firstIndex, lastIndex, rtt and roleReason are the Flow's ID,
+	// id, firstIndex, lastIndex, rtt and roles are the Flow's ID,
 	// FirstIndex, LastIndex, RTT and RoleReason; first is its FirstSeen.
 	id, firstIndex, lastIndex uint64
 	rtt                       int64
-	roleReason                string
 	// timeline is the Flow's Timeline, in 16-byte entries instead of 32.
 	timeline []transition
 	// census is told of every state change (census.go); nil in tests of
@@ -66,8 +65,7 @@ type conn struct {
 	zeroAck       Party // see below
 	activeCloser  Party // the Flow's ActiveCloser
 	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
-
-	rst rstInfo
+	roles         roleReason
 
 	// odd holds what only unusual flows need; nil until the first such
 	// event, so that the common flow does not carry it (issue 5).
@@ -116,7 +114,9 @@ type oddities struct {
 	// cut short); the rest are written when it finishes.
 	notes []string
 	// ends counts what only unusual flows have, for the Flow's Ends.
-	ends             [2]repeatCounts
+	ends [2]repeatCounts
+	// rst is the RST that ended the flow: most flows end without one.
+	rst              rstInfo
 	blindExample     blindRST
 	challengeExample blindRST
 	rejectAck        Seq
@@ -125,7 +125,18 @@ type oddities struct {
 
 // endCounts are the counters of an Endpoint every flow needs, named as
 // there.
-type endCounts struct{ Packets, Bytes, WireBytes, SYNs, FINs, RSTs uint64 }
+type endCounts struct {
+	Packets, Bytes, WireBytes uint64
+	// Flag counts are 32 bits (saturating, see bump): 12 bytes per end.
+	SYNs, FINs, RSTs uint32
+}
+
+// bump adds one to a counter, which stays at its maximum rather than wrap.
+func bump(n *uint32) {
+	if *n != ^uint32(0) {
+		*n++
+	}
+}
 
 // repeatCounts are the counters of an Endpoint only unusual flows need,
 // named as there.
@@ -214,7 +225,7 @@ type transition struct {
 // to complete; its Timeline is converted by handTimeline, once no state
 // changes any more.
 func (c *conn) flow() *Flow {
-	f := &Flow{ID: c.id, RolesInferred: c.roleReason != "", RoleReason: c.roleReason,
+	f := &Flow{ID: c.id, RolesInferred: c.roles != roleBySYN, RoleReason: c.roles.String(),
 		FirstSeen: nanoTime(c.first), FirstIndex: c.firstIndex, LastIndex: c.lastIndex,
 		RTT: time.Duration(c.rtt), ActiveCloser: c.activeCloser}
 	x := c.oddities()
@@ -222,7 +233,7 @@ func (c *conn) flow() *Flow {
 		e, n, r, tr := &f.Ends[side], &c.ep[side], &x.ends[side], &c.ends[side]
 		e.Addr, e.ISN, e.SawSYN = c.addr[side], uint32(tr.isn), tr.sawSYN
 		e.Packets, e.Bytes, e.WireBytes = n.Packets, n.Bytes, n.WireBytes
-		e.SYNs, e.FINs, e.RSTs = n.SYNs, n.FINs, n.RSTs
+		e.SYNs, e.FINs, e.RSTs = uint64(n.SYNs), uint64(n.FINs), uint64(n.RSTs)
 		e.Retransmits, e.KeepAlives, e.ZeroWindowProbes = r.Retransmits, r.KeepAlives, r.ZeroWindowProbes
 		e.Duplicates, e.OutOfOrder = r.Duplicates, r.OutOfOrder
 	}
@@ -275,13 +286,13 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 	ep.WireBytes += uint64(seg.WireLen)
 	fl := seg.Flags
 	if fl.Has(capture.SYN) {
-		ep.SYNs++
+		bump(&ep.SYNs)
 	}
 	if fl.Has(capture.FIN) {
-		ep.FINs++
+		bump(&ep.FINs)
 	}
 	if fl.Has(capture.RST) {
-		ep.RSTs++
+		bump(&ep.RSTs)
 	}
 	c.recordLadder(seg, from, t)
 	c.zeek.add(seg, from, t, &c.addr)
@@ -296,7 +307,7 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 		// A SYN solicits a SYN-ACK: Linux in SYN-RECEIVED answers a
 		// retransmitted SYN with a SYN-ACK identical to the one its timer
 		// sent a moment before. That one is an answer, not a copy.
-		r.lastSig.valid = false
+		r.lastSig.hash = 0
 	}
 	if fl.Has(capture.RST) {
 		c.onRST(seg, from, t)
@@ -539,14 +550,14 @@ func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
 		c.oddOnce().unknownRSTs++
 	}
 	s.rstSent = true
-	if !c.rst.accepted {
+	if x := c.oddOnce(); !x.rst.accepted {
 		silence := int64(0)
 		if s.seen {
 			silence = t - s.last
 		} else {
 			silence = t - c.first
 		}
-		c.rst = rstInfo{accepted: true, by: from, time: t, peerRepeats: r.runRepeats, silence: silence,
+		x.rst = rstInfo{accepted: true, by: from, time: t, peerRepeats: r.runRepeats, silence: silence,
 			afterClose: s.finAcked && r.finAcked}
 		if r.state == SynSent && !c.synAckSeen {
 			c.refused = true

@@ -32,21 +32,33 @@ type hole struct{ lo, hi Seq }
 // bridge). Real retransmissions are at least an RTO or a few RTTs apart.
 const dupWindow = int64(1_000_000) // 1 ms
 
-// signature identifies a segment for duplicate detection.
-// Fields are ordered by size, so that no padding is kept per flow.
+// signature identifies a segment for duplicate detection: a 64-bit hash
+// of what a copy of it would repeat (sequence and acknowledgment numbers,
+// flags, window, length, timestamp value) and when it was sent. Two
+// different segments of one end, within dupWindow of each other, would
+// have to collide in 64 bits to be taken for copies; keeping the fields
+// themselves would cost 16 more bytes per end (issue 5's memory per flow).
 type signature struct {
-	time          int64
-	seq, ack      uint32
-	length, tsval uint32
-	window        uint16
-	flags         capture.Flags
-	hasTS         bool
-	valid         bool
+	time int64
+	hash uint64 // 0: none (see signatureOf)
 }
 
 func signatureOf(seg *capture.Segment, t int64) signature {
-	return signature{seq: seg.Seq, ack: seg.Ack, flags: seg.Flags, window: seg.Window,
-		length: seg.PayloadLen, hasTS: seg.HasTS, tsval: seg.TSVal, time: t, valid: true}
+	ts := uint64(0)
+	if seg.HasTS {
+		ts = 1<<32 | uint64(seg.TSVal)
+	}
+	h := mix64(uint64(seg.Seq) | uint64(seg.Ack)<<32)
+	h = mix64(h ^ (uint64(seg.PayloadLen) | uint64(seg.Window)<<32 | uint64(seg.Flags)<<48))
+	h = mix64(h ^ ts)
+	return signature{time: t, hash: h | 1}
+}
+
+// mix64 is splitmix64's finalizer: every input bit affects every output bit.
+func mix64(h uint64) uint64 {
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	return h ^ h>>31
 }
 
 // endTrack is the inferred TCP state of one end, as rebuilt from the
@@ -195,16 +207,17 @@ func (s *endTrack) fillHole(lo, hi Seq) bool {
 // identical duplicate ACKs are normal TCP (RFC 5681) and change nothing.
 func (s *endTrack) isDuplicate(seg *capture.Segment, t int64) bool {
 	if seg.SeqLen() == 0 && !seg.Flags.Has(capture.RST) {
-		s.lastSig.valid = false
+		s.lastSig.hash = 0
 		return false
 	}
 	prev, cur := s.lastSig, signatureOf(seg, t)
-	s.lastSig = cur
-	if !prev.valid || t-prev.time > dupWindow {
-		return false
+	if prev.hash != 0 && t-prev.time <= dupWindow && cur.hash == prev.hash {
+		// A copy: the original's time stays, so copies are counted
+		// within dupWindow of the first, not of one another.
+		return true
 	}
-	cur.time = prev.time
-	return cur == prev
+	s.lastSig = cur
+	return false
 }
 
 // sentAt records that this end sent a packet at t.

@@ -284,7 +284,7 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) *conn {
 	}
 	t.nextID++
 	client, server, reason := t.roles(seg)
-	c := &conn{id: t.nextID, roleReason: reason, firstIndex: seg.Index,
+	c := &conn{id: t.nextID, roles: reason, firstIndex: seg.Index,
 		timeline: make([]transition, 0, 4), first: ts, last: ts, census: t.census}
 	c.addr[Client], c.addr[Server] = client, server
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
@@ -341,29 +341,56 @@ func (t *Table) finish(c *conn, at int64, why string, ev flowEvent, key int64) {
 // keeps its port) is the server; then the end with the more server-like
 // port is (well-known below 1024, then registered below Linux's ephemeral
 // range, then the lower port); then the first packet's sender is the
-// client. reason is "" when a SYN said it.
-func (t *Table) roles(seg *capture.Segment) (client, server netip.AddrPort, reason string) {
+// client. reason is roleBySYN when a SYN said it.
+func (t *Table) roles(seg *capture.Segment) (client, server netip.AddrPort, reason roleReason) {
 	switch {
 	case seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.ACK):
-		return seg.Src, seg.Dst, ""
+		return seg.Src, seg.Dst, roleBySYN
 	case seg.Flags.Has(capture.SYN):
-		return seg.Dst, seg.Src, "SYN-ACK"
+		return seg.Dst, seg.Src, roleBySynAck
 	}
 	sp, dp := seg.Src.Port(), seg.Dst.Port()
 	switch ss, ds := t.servers.has(sp), t.servers.has(dp); {
 	case ds && !ss:
-		return seg.Src, seg.Dst, "server port of other flows"
+		return seg.Src, seg.Dst, roleByServerPort
 	case ss && !ds:
-		return seg.Dst, seg.Src, "server port of other flows"
+		return seg.Dst, seg.Src, roleByServerPort
 	}
 	sr, dr := portRank(sp), portRank(dp)
 	switch {
 	case dr < sr, dr == sr && dr < 2 && dp < sp:
-		return seg.Src, seg.Dst, "ports"
+		return seg.Src, seg.Dst, roleByPorts
 	case sr < dr, sr == dr && sr < 2 && sp < dp:
-		return seg.Dst, seg.Src, "ports"
+		return seg.Dst, seg.Src, roleByPorts
 	}
-	return seg.Src, seg.Dst, "first packet"
+	return seg.Src, seg.Dst, roleByFirstPacket
+}
+
+// roleReason is how a flow's client and server were told apart: a byte per
+// open flow rather than a 16-byte string header.
+type roleReason uint8
+
+const (
+	roleBySYN roleReason = iota // the client sent the SYN: nothing inferred
+	roleBySynAck
+	roleByServerPort
+	roleByPorts
+	roleByFirstPacket
+)
+
+// String is the Flow's RoleReason: "" when the roles were not inferred.
+func (r roleReason) String() string {
+	switch r {
+	case roleBySynAck:
+		return "SYN-ACK"
+	case roleByServerPort:
+		return "server port of other flows"
+	case roleByPorts:
+		return "ports"
+	case roleByFirstPacket:
+		return "first packet"
+	}
+	return ""
 }
 
 // isSynAck reports whether seg is a SYN-ACK: its source port is listening.
