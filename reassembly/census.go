@@ -276,7 +276,7 @@ func (cs *census) setAt(i Instant) {
 // the change is then from CLOSED (and the finalizer's own "CLOSED at the
 // expiry" is no change at all).
 func (cs *census) change(c *conn, side Side, from, to State, t int64) {
-	if from == TimeWait && t-c.ends[side].twSince >= cs.tw {
+	if from == TimeWait && t-c.timeWaitSince() >= cs.tw {
 		from = Closed
 	}
 	if from == to {

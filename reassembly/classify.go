@@ -44,7 +44,7 @@ func (c *conn) endTimeWait(t int64) {
 			x := c.oddOnce()
 			x.notes = append(x.notes, fmt.Sprintf(
 				"%s's TIME_WAIT was cut short after %s by a new SYN on the same 4-tuple",
-				Side(side), fmtDur(t-c.ends[side].twSince)))
+				Side(side), fmtDur(t-c.timeWaitSince())))
 		}
 	}
 }
@@ -67,8 +67,8 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
 	f := c.f
 	for side := range c.ends {
 		e := &c.ends[side]
-		if e.state == TimeWait && at-e.twSince >= int64(cfg.TimeWait) {
-			c.setState(Side(side), Closed, e.twSince+int64(cfg.TimeWait))
+		if e.state == TimeWait && at-c.timeWaitSince() >= int64(cfg.TimeWait) {
+			c.setState(Side(side), Closed, c.timeWaitSince()+int64(cfg.TimeWait))
 		}
 		f.Ends[side].State = e.state
 	}

@@ -207,10 +207,14 @@ func (c *conn) setState(side Side, st State, t int64) {
 		c.census.change(c, side, e.state, st, t)
 	}
 	e.state = st
-	if st == TimeWait {
-		e.twSince = t
-	}
 	c.timeline = append(c.timeline, transition{t: t, side: side, state: st})
+}
+
+// timeWaitSince is when an end in TIME_WAIT entered it: when the later of
+// the two FINs was acknowledged, as only that ACK moves an end there
+// (onACK), so it need not be kept per end.
+func (c *conn) timeWaitSince() int64 {
+	return max(c.ends[Client].finAckTime, c.ends[Server].finAckTime)
 }
 
 // transition is a Transition while its flow is tracked: a time in Unix

@@ -71,7 +71,6 @@ type endTrack struct {
 	finAckTime  int64
 	first, last int64 // times of the first and last packet this end sent
 	synTime     int64 // time of the latest SYN (or SYN-ACK) this end sent
-	twSince     int64 // when it entered TIME_WAIT
 
 	lastSig signature
 	// holes are allocated at the first jump ahead, which most ends never

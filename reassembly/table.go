@@ -212,7 +212,7 @@ func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 	t.flows.each(func(c *conn) {
 		for side := range c.ends {
 			st := c.ends[side].state
-			if st == TimeWait && now-c.ends[side].twSince >= int64(t.cfg.TimeWait) {
+			if st == TimeWait && now-c.timeWaitSince() >= int64(t.cfg.TimeWait) {
 				st = Closed
 			}
 			fn(c.addr[side], st)
