@@ -187,6 +187,9 @@ const flushEvery = 16 * batchSize
 // batch is a slice of segments for one shard, or a control message.
 type batch struct {
 	segs []capture.Segment
+	// hashes are the segments' flowHash, computed once to pick the shard
+	// and used again by its table.
+	hashes []uint64
 	// back lists the segments whose timestamp is earlier than the table's
 	// clock, with the clock: rare, so a short list beats a clock per
 	// segment.
@@ -249,7 +252,7 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 		// queueDepth batches queued, one being worked on, one being
 		// filled: the caller never waits for a batch that does not exist.
 		for range queueDepth + 2 {
-			sh.free <- &batch{segs: make([]capture.Segment, 0, batchSize)}
+			sh.free <- &batch{segs: make([]capture.Segment, 0, batchSize), hashes: make([]uint64, 0, batchSize)}
 		}
 		// The flows travel in items, with the event they end at.
 		sh.table = NewTable(cfg, func(*Flow) {})
@@ -275,7 +278,7 @@ func (sh *shard) work(out chan<- shardReport) {
 				sh.table.advance(back[0].now)
 				back = back[1:]
 			}
-			sh.table.Add(&b.segs[i])
+			sh.table.add(&b.segs[i], b.hashes[i])
 		}
 		for _, p := range servers {
 			sh.table.servers.add(p.port)
@@ -306,7 +309,7 @@ func (sh *shard) work(out chan<- shardReport) {
 			b.done <- struct{}{}
 		}
 		if b.segs != nil {
-			b.segs, b.back, b.servers = b.segs[:0], b.back[:0], b.servers[:0]
+			b.segs, b.hashes, b.back, b.servers = b.segs[:0], b.hashes[:0], b.back[:0], b.servers[:0]
 			sh.free <- b
 		}
 	}
@@ -320,7 +323,8 @@ func (s *Sharded) Add(seg *capture.Segment) {
 		return
 	}
 	s.census.packet(seg.Index, seg.Time)
-	sh := s.shards[shardOf(seg.Src, seg.Dst, len(s.shards))]
+	h := flowHash(seg.Src, seg.Dst)
+	sh := s.shards[shardOf(h, len(s.shards))]
 	sh.queued++
 	if s.added++; s.added%flushEvery == 0 {
 		s.flush()
@@ -352,6 +356,7 @@ func (s *Sharded) Add(seg *capture.Segment) {
 		}
 	}
 	sh.cur.segs = append(sh.cur.segs, *seg)
+	sh.cur.hashes = append(sh.cur.hashes, h)
 	if len(sh.cur.segs) == batchSize {
 		s.send(sh, sh.cur)
 		sh.cur = nil
@@ -753,12 +758,11 @@ func sumStats(per []TableStats) TableStats {
 	return sum
 }
 
-// shardOf picks the shard of a segment from its two endpoints: flowHash
-// is the same in both directions, so both land on the same shard. The
-// high bits choose, as the low ones choose a slot in the shard's index.
-func shardOf(a, b netip.AddrPort, n int) int {
-	return int((flowHash(a, b) >> 32) % uint64(n))
-}
+// shardOf picks the shard of a segment from the flowHash of its two
+// endpoints, which is the same in both directions, so both land on the
+// same shard. The high bits choose, as the low ones choose a slot in the
+// shard's index.
+func shardOf(h uint64, n int) int { return int((h >> 32) % uint64(n)) }
 
 // advance moves the table's clock to now, the latest time of all shards,
 // before a segment or query, so that the shard decides as if it had seen

@@ -106,7 +106,11 @@ func NewTable(cfg Config, emit func(*Flow)) *Table {
 
 // Add feeds one segment, in capture order. It does not allocate for a
 // segment of an existing flow unless an endpoint changes state.
-func (t *Table) Add(seg *capture.Segment) {
+func (t *Table) Add(seg *capture.Segment) { t.add(seg, 0) }
+
+// add is Add with the segment's flowHash when the caller has it (a
+// Sharded computed it to pick the shard), or 0.
+func (t *Table) add(seg *capture.Segment, h uint64) {
 	t.stats.Packets++
 	t.census.packet(seg.Index, seg.Time)
 	ts := seg.Time
@@ -128,10 +132,11 @@ func (t *Table) Add(seg *capture.Segment) {
 	}
 
 	c := t.recent
-	var h uint64
 	if c == nil || !c.joins(seg.Src, seg.Dst) {
 		// Packets come in bursts per flow: skip the index when we can.
-		h = flowHash(seg.Src, seg.Dst)
+		if h == 0 {
+			h = flowHash(seg.Src, seg.Dst)
+		}
 		c = t.flows.find(h, seg.Src, seg.Dst)
 	}
 	if c != nil && c.startsNew(seg) {
