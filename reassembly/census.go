@@ -200,9 +200,8 @@ type endKey struct {
 
 // expiry is a pending end of TIME_WAIT.
 type expiry struct {
-	at  int64
-	gen uint64
-	ev  stateChange // the change that entered TIME_WAIT
+	at int64
+	ev stateChange // the change that entered TIME_WAIT
 }
 
 // census is the online state census of one Table, or of the caller's side
@@ -229,23 +228,57 @@ type census struct {
 	others hostTally
 	pairs  map[pairKey]*pairTally
 	// flowTW counts the ends of each flow in TIME_WAIT (1 or 2).
-	flowTW  map[uint64]int8
-	pending map[endKey]uint64
-	gen     uint64
-	fifo    []expiry
-	head    int
+	flowTW map[uint64]int8
+	// left holds the ends that left TIME_WAIT before their timer (a new
+	// SYN on the 4-tuple), whose expiry in fifo is void. An end enters
+	// TIME_WAIT at most once per flow, so the rare exception is all that
+	// needs a map, not every TIME_WAIT.
+	left map[endKey]struct{}
+	fifo []expiry
+	head int
 
 	series seriesTally
 	result *Census
+
+	// recent caches the host tallies of recent flows (see hostOf).
+	recent [recentFlows]flowHosts
+}
+
+// recentFlows is the size of census.recent: a few times the flows of a
+// busy capture that change state at about the same time.
+const recentFlows = 4096
+
+// flowHosts are the tallies of one flow's two hosts, by Side; nil until
+// looked up.
+type flowHosts struct {
+	flow  uint64
+	tally [2]*hostTally
+}
+
+// hostOf returns the tally of one end's host of a flow. A flow changes
+// state about eight times in a burst, so a small cache by flow saves a map
+// lookup for most changes.
+func (cs *census) hostOf(flow uint64, side Side, a netip.Addr) *hostTally {
+	if flow == 0 {
+		return cs.host(a) // segments without capture indexes name no flow
+	}
+	r := &cs.recent[flow%recentFlows]
+	if r.flow != flow {
+		*r = flowHosts{flow: flow}
+	}
+	if r.tally[side] == nil {
+		r.tally[side] = cs.host(a)
+	}
+	return r.tally[side]
 }
 
 func newCensus(cfg *Config) *census {
 	return &census{
-		tw:      int64(cfg.TimeWait),
-		hosts:   make(map[netip.Addr]*hostTally),
-		pairs:   make(map[pairKey]*pairTally),
-		flowTW:  make(map[uint64]int8),
-		pending: make(map[endKey]uint64),
+		tw:     int64(cfg.TimeWait),
+		hosts:  make(map[netip.Addr]*hostTally),
+		pairs:  make(map[pairKey]*pairTally),
+		flowTW: make(map[uint64]int8),
+		left:   make(map[endKey]struct{}),
 	}
 }
 
@@ -340,14 +373,17 @@ func (cs *census) advance(t int64) {
 			cs.fifo = append(cs.fifo[:0], cs.fifo[cs.head:]...)
 			cs.head = 0
 		}
-		k := endKey{x.ev.flow, x.ev.side}
-		if g, ok := cs.pending[k]; !ok || g != x.gen {
-			continue // it left TIME_WAIT early
+		if len(cs.left) > 0 {
+			k := endKey{x.ev.flow, x.ev.side}
+			if _, gone := cs.left[k]; gone {
+				delete(cs.left, k)
+				continue
+			}
 		}
 		cs.snapshotBefore(x.at)
 		e := x.ev
 		e.t, e.from, e.to = x.at, TimeWait, Closed
-		cs.step(&e)
+		cs.step(&e, true)
 	}
 	cs.snapshotBefore(t)
 }
@@ -373,18 +409,19 @@ func (cs *census) takeSnapshot() {
 
 func (cs *census) apply(e *stateChange) {
 	cs.advance(e.t)
-	cs.step(e)
+	cs.step(e, false)
 }
 
-// step applies one change at e.t, all expiries due before it applied.
-func (cs *census) step(e *stateChange) {
+// step applies one change at e.t, all expiries due before it applied;
+// byTimer says it is the end of a TIME_WAIT by its timer.
+func (cs *census) step(e *stateChange, byTimer bool) {
 	// Both hosts of the flow are counted from its first change, so that
 	// the hosts counted one by one are the first to appear, whichever end
 	// changes (a SYN flood's server changes no state).
 	if e.from == Unknown && e.side == Client {
-		cs.host(e.server.Addr())
+		cs.hostOf(e.flow, Server, e.server.Addr())
 	}
-	h := cs.host(e.host())
+	h := cs.hostOf(e.flow, e.side, e.host())
 	h.changes++
 	cs.series.move(cs, e.t)
 	if counted(e.from) {
@@ -406,12 +443,12 @@ func (cs *census) step(e *stateChange) {
 	cs.series.record(cs, h, e.host(), e.to, e.t)
 	switch {
 	case e.to == TimeWait:
-		cs.gen++
-		cs.pending[endKey{e.flow, e.side}] = cs.gen
-		cs.fifo = append(cs.fifo, expiry{at: e.t + cs.tw, gen: cs.gen, ev: *e})
+		cs.fifo = append(cs.fifo, expiry{at: e.t + cs.tw, ev: *e})
 		cs.pressure(e, +1)
 	case e.from == TimeWait:
-		delete(cs.pending, endKey{e.flow, e.side})
+		if !byTimer {
+			cs.left[endKey{e.flow, e.side}] = struct{}{}
+		}
 		cs.pressure(e, -1)
 	}
 }
