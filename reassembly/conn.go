@@ -47,7 +47,6 @@ type conn struct {
 
 	// Links of the table's recency list (see list.go).
 	prev, next *conn
-	list       *connList
 
 	// The ladder's first packets, then a ring of the last ones, allocated
 	// as they fill so that a one-packet flow (a SYN flood) stays small.
@@ -66,6 +65,7 @@ type conn struct {
 	activeCloser  Party // the Flow's ActiveCloser
 	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
 	roles         roleReason
+	list          listID // the recency list it is on
 
 	// odd holds what only unusual flows need; nil until the first such
 	// event, so that the common flow does not carry it (issue 5).

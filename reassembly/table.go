@@ -35,8 +35,8 @@ type Table struct {
 	cfg    Config
 	emit   func(*Flow)
 	flows  flowIndex
-	active connList
-	done   connList
+	active connList // flows in progress (listActive)
+	done   connList // finished flows lingering for stray packets (listDone)
 	nextID uint64
 	recent *conn // the flow of the previous segment, while tracked
 	// now is the latest packet time: later packets stamped earlier are
@@ -101,7 +101,7 @@ func (e flowEvent) String() string {
 // cfg.MaxFlows, or a new SYN replaced it on the same 4-tuple), and by Close
 // for every remaining flow. Emitted flows are final and owned by the receiver.
 func NewTable(cfg Config, emit func(*Flow)) *Table {
-	return &Table{cfg: cfg, emit: emit, census: newCensus(&cfg)}
+	return &Table{cfg: cfg, emit: emit, active: connList{id: listActive}, done: connList{id: listDone}, census: newCensus(&cfg)}
 }
 
 // Add feeds one segment, in capture order. It does not allocate for a
@@ -317,10 +317,10 @@ func (t *Table) touch(c *conn) {
 	if l.tail == c {
 		return // the common case: the same flow again
 	}
-	if l == &t.done && c.list != l && t.settled != nil && !c.settled {
+	if l == &t.done && c.list != listDone && t.settled != nil && !c.settled {
 		t.settle(c)
 	}
-	c.list.remove(c)
+	t.list(c).remove(c)
 	l.pushBack(c)
 }
 
@@ -330,7 +330,7 @@ func (t *Table) finish(c *conn, at int64, why string, ev flowEvent, key int64) {
 	if t.recent == c {
 		t.recent = nil
 	}
-	c.list.remove(c)
+	t.list(c).remove(c)
 	c.finalize(at, &t.cfg, why)
 	t.stats.Emitted++
 	t.census.flowDone(c.f)
@@ -430,11 +430,35 @@ func portRank(p uint16) int {
 	return 2
 }
 
+// list returns the recency list c is on, or nil.
+func (t *Table) list(c *conn) *connList {
+	switch c.list {
+	case listActive:
+		return &t.active
+	case listDone:
+		return &t.done
+	}
+	return nil
+}
+
+// listID names the recency list a conn is on: a byte in every conn
+// rather than a pointer.
+type listID uint8
+
+const (
+	listNone listID = iota
+	listActive
+	listDone
+)
+
 // connList is an intrusive doubly linked list of conns, oldest first.
-type connList struct{ head, tail *conn }
+type connList struct {
+	head, tail *conn
+	id         listID
+}
 
 func (l *connList) pushBack(c *conn) {
-	c.list, c.prev, c.next = l, l.tail, nil
+	c.list, c.prev, c.next = l.id, l.tail, nil
 	if l.tail != nil {
 		l.tail.next = c
 	} else {
@@ -444,7 +468,7 @@ func (l *connList) pushBack(c *conn) {
 }
 
 func (l *connList) remove(c *conn) {
-	if l == nil || c.list != l {
+	if l == nil || c.list != l.id {
 		return
 	}
 	if c.prev != nil {
@@ -457,5 +481,5 @@ func (l *connList) remove(c *conn) {
 	} else {
 		l.tail = c.prev
 	}
-	c.prev, c.next, c.list = nil, nil, nil
+	c.prev, c.next, c.list = nil, nil, listNone
 }
