@@ -84,7 +84,7 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
 	if finishedBy != "" {
 		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
-	recs := c.zeek.records(&c.addr)
+	recs := c.zeek.records(c.firstIndex, &c.addr)
 	if len(recs) > 0 {
 		f.ConnState, f.History = recs[0].ConnState, recs[0].History
 		f.Zeek = recs

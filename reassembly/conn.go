@@ -299,7 +299,7 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 		bump(&ep.RSTs)
 	}
 	c.recordLadder(seg, from, t)
-	c.zeek.add(seg, from, t, &c.addr)
+	c.zeek.add(seg, from, t, c.firstIndex, &c.addr)
 	c.last = t
 	c.lastIndex = seg.Index
 	if s.isDuplicate(seg, t) {

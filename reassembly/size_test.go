@@ -34,3 +34,20 @@ func TestFlowFitsItsSizeClass(t *testing.T) {
 		t.Errorf("a Flow is %d bytes, over the %d-byte size class", n, sizeClass)
 	}
 }
+
+// A zeekTracker is in every open flow's conn (it was 328 bytes; issue 5's
+// budget is 400 for the whole open flow). It keeps Zeek's 64-bit relative
+// sequence numbers in 32 bits while they fit, histories of up to
+// zeekHistInline letters inline, the delete and attempt timers in one field
+// (never both pending), and behind pointers, allocated at the first need,
+// what only unusual flows need: wrapped or wide sequence numbers, counters
+// of retransmissions, zero windows and gaps, held blocks, records ended
+// early and longer histories. A field added here belongs behind one of them
+// unless every flow needs it.
+func TestZeekTrackerSize(t *testing.T) {
+	const limit = 160
+	if n := unsafe.Sizeof(zeekTracker{}); n > limit {
+		t.Errorf("a zeekTracker is %d bytes, over %d (zRecord %d, zEnd %d)",
+			n, limit, unsafe.Sizeof(zRecord{}), unsafe.Sizeof(zEnd{}))
+	}
+}

@@ -45,7 +45,7 @@ const (
 	zeekInactivity   = int64(5 * time.Minute) // tcp_inactivity_timeout
 	zeekTooLargeSeq  = 1048576                // TOO_LARGE_SEQ_DELTA
 	zeekMaxBlocks    = 8                      // out-of-order blocks kept
-	zeekHistCap      = 16                     // initial history capacity
+	zeekHistInline   = 16                     // history kept in the record; real ones are shorter
 	zeekHistMax      = 128                    // history kept per record, a memory bound
 	zeekMaxRecords   = 256                    // records kept per flow, a memory bound
 )
@@ -88,100 +88,193 @@ type ZeekRecord struct {
 
 // zEnd is one Zeek endpoint (TCP_Endpoint).
 //
-// Fields are ordered by size, so that no padding is kept per flow.
+// Every open flow carries two, so what only unusual endpoints need is in x,
+// and fields are ordered by size, so that no padding is kept per flow.
 type zEnd struct {
-	finSeq  uint64 // relative, one past the FIN
-	histSYN uint64
-	histFIN uint64
-	histRST uint64
+	x *zEndMore // nil until first needed
 
-	// Reassembler state, relative sequence numbers: delivered is
-	// last_reassem_seq, trim is trim_seq, blocks hold data above a hole.
-	delivered uint64
-	trim      uint64
-	blocks    *[zeekMaxBlocks]zBlock // allocated at the first hole
+	start, last, ack uint32
+	// rels are e's relative sequence numbers (see zRel), 64-bit in Zeek
+	// (they count wraps), kept here while they fit in an int32 and in
+	// x.wide from the first that does not (2 GB sent in one direction).
+	rels        [zRels]int32
+	state, prev zState
+	didClose    bool
+	fin         bool // FIN_cnt > 0
+}
 
-	start, last, ack   uint32
+// zRel names a relative sequence number of a zEnd.
+type zRel uint8
+
+const (
+	relFIN     zRel = iota // one past the FIN
+	relHistSYN             // hist_last_SYN
+	relHistFIN             // hist_last_FIN
+	relHistRST             // hist_last_RST
+	// Reassembler state: relDelivered is last_reassem_seq, relTrim is
+	// trim_seq.
+	relDelivered
+	relTrim
+	zRels
+)
+
+// zEndMore is what only unusual endpoints need: relative sequence numbers
+// past an int32, sequence numbers that wrapped, the counters of
+// retransmissions, zero windows and content gaps (events most flows never
+// have), and the blocks of data above a hole. It is allocated at the first
+// such event.
+type zEndMore struct {
+	wide               *[zRels]uint64         // all of rels, once one does not fit
+	blocks             *[zeekMaxBlocks]zBlock // allocated at the first hole
 	seqWraps, ackWraps uint32
-	finCnt, rstCnt     uint32
 	rxmt, rxmtThresh   uint32
 	win0, win0Thresh   uint32
 	gap, gapThresh     uint32
-	state, prev        zState
-	didClose           bool
 	nblocks            uint8 // blocks in use
 }
 
 type zBlock struct{ lo, hi uint64 }
 
+// more returns e.x, allocating it at the first need.
+func (e *zEnd) more() *zEndMore {
+	if e.x == nil {
+		e.x = &zEndMore{rxmtThresh: 1, win0Thresh: 1, gapThresh: 1}
+	}
+	return e.x
+}
+
+// rel returns e's relative sequence number i.
+func (e *zEnd) rel(i zRel) uint64 {
+	if e.x != nil && e.x.wide != nil {
+		return e.x.wide[i]
+	}
+	return uint64(int64(e.rels[i]))
+}
+
+// setRel sets e's relative sequence number i to v, moving them all to
+// x.wide if v does not fit in an int32.
+func (e *zEnd) setRel(i zRel, v uint64) {
+	if e.x == nil || e.x.wide == nil {
+		if int64(v) == int64(int32(v)) {
+			e.rels[i] = int32(v)
+			return
+		}
+		w := new([zRels]uint64)
+		for j := range w {
+			w[j] = e.rel(zRel(j))
+		}
+		e.more().wide = w
+	}
+	e.x.wide[i] = v
+}
+
+// wraps returns e's seq_wraps and ack_wraps.
+func (e *zEnd) wraps() (seq, ack uint32) {
+	if e.x == nil {
+		return 0, 0
+	}
+	return e.x.seqWraps, e.x.ackWraps
+}
+
 // zRecord is one Zeek connection record in progress.
+//
+// Fields are ordered by size, so that no padding is kept per flow.
 type zRecord struct {
-	ep         [2]zEnd // [0] is the originator, [1] the responder
-	hist       []byte
-	firstIndex uint64
-	startTime  int64
-	lastTime   int64 // Conn()->LastTime()
-	attemptAt  int64 // pending AttemptTimer, 0 if none
-	deleteAt   int64 // pending delete timer, 0 if none
-	expireAt   int64 // next ExpireTimer
-	histSeen   uint32
-	isActive   bool
-	isPartial  bool
-	seenFirst  [2]bool
+	ep       [2]zEnd // [0] is the originator, [1] the responder
+	lastTime int64   // Conn()->LastTime()
+	expireAt int64   // next ExpireTimer; none once closing
+	// at is the pending delete timer once closing, else the pending
+	// AttemptTimer (0 if none). One field holds both because closing
+	// cancels the AttemptTimer and none is set after: only a SYN sets
+	// one, and on a closing record a SYN starts a new record (isReuse).
+	at int64
+	// more is allocated at the first need, which most flows never have.
+	more     *zeekMore
+	histSeen uint32
+	// hist is the history while it fits, nhist its length; a longer one
+	// is in more.hist.
+	hist      [zeekHistInline]byte
+	nhist     uint8
+	isActive  bool
+	isPartial bool
+	closing   bool // connectionClosed set the delete timer
+	seenFirst [2]bool
 	// orig is the end of our flow that Zeek takes as the originator: the
 	// addresses are the flow's, not copied here (64 bytes per open flow).
 	orig Side
+	// active is zeekTracker's: the record has begun and not ended.
+	active bool
+}
+
+// zeekMore is what only unusual flows need: the records ended before the
+// flow, the current one's first packet (the flow's first packet is
+// conn.firstIndex, not kept again) and a history longer than
+// zeekHistInline.
+type zeekMore struct {
+	done       []ZeekRecord
+	hist       []byte
+	firstIndex uint64
 }
 
 // zeekTracker follows Zeek's records over the packets of one of our flows.
 // Zeek ends a record when a timer fires (a SYN unanswered for 5 s, 5 s after
 // a close, 5 minutes idle) or a SYN reuses a closed 5-tuple; the next packet
-// then starts a new one. done keeps the records already ended.
+// then starts a new one. cur.more.done keeps the records already ended.
 type zeekTracker struct {
-	cur    zRecord
-	active bool
-	// done is allocated at the first record ended before the flow, which
-	// most flows never have.
-	done *[]ZeekRecord
+	cur zRecord
 }
 
-// add follows seg, sent by the flow's end from at time t; addrs are the
-// flow's ends' addresses, which the records name.
-func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, addrs *[2]netip.AddrPort) {
-	if z.active && (z.cur.expired(t) || z.cur.isReuse(seg)) {
-		z.finishRecord(addrs)
+// add follows seg, sent by the flow's end from at time t; first is the
+// flow's first packet number and addrs are its ends' addresses, which the
+// records name.
+func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, first uint64, addrs *[2]netip.AddrPort) {
+	r := &z.cur
+	if r.active && (r.expired(t) || r.isReuse(seg)) {
+		z.finishRecord(first, addrs)
 	}
-	if !z.active {
-		z.cur.begin(seg, from, t)
-		z.active = true
+	if !r.active {
+		r.begin(seg, from, t)
 	}
-	z.cur.process(seg, from, t)
+	r.process(seg, from, t)
 }
 
-func (z *zeekTracker) finishRecord(addrs *[2]netip.AddrPort) {
-	if z.done == nil {
-		z.done = new([]ZeekRecord)
+// finishRecord ends the current record; first is the flow's first packet
+// number (see record).
+func (z *zeekTracker) finishRecord(first uint64, addrs *[2]netip.AddrPort) {
+	m := z.cur.moreOnce()
+	if len(m.done) < zeekMaxRecords {
+		m.done = append(m.done, z.cur.record(first, addrs))
 	}
-	if len(*z.done) < zeekMaxRecords {
-		*z.done = append(*z.done, z.cur.record(addrs))
-	}
-	z.active = false
+	z.cur.active = false
 }
 
-// records returns every record, ending the current one.
-func (z *zeekTracker) records(addrs *[2]netip.AddrPort) []ZeekRecord {
-	if z.active {
-		z.finishRecord(addrs)
+// records returns every record, ending the current one; first is the
+// flow's first packet number.
+func (z *zeekTracker) records(first uint64, addrs *[2]netip.AddrPort) []ZeekRecord {
+	if z.cur.active {
+		z.finishRecord(first, addrs)
 	}
-	if z.done == nil {
+	if z.cur.more == nil {
 		return nil
 	}
-	return *z.done
+	return z.cur.more.done
 }
 
-func (r *zRecord) record(addrs *[2]netip.AddrPort) ZeekRecord {
-	return ZeekRecord{FirstIndex: r.firstIndex, Orig: addrs[r.orig], Resp: addrs[r.orig.Reverse()],
-		ConnState: r.connState(), History: string(r.hist)}
+// record returns r as a row; first is the flow's first packet number, which
+// is r's if r is the flow's first record.
+func (r *zRecord) record(first uint64, addrs *[2]netip.AddrPort) ZeekRecord {
+	if m := r.more; m != nil && len(m.done) > 0 {
+		first = m.firstIndex
+	}
+	return ZeekRecord{FirstIndex: first, Orig: addrs[r.orig], Resp: addrs[r.orig.Reverse()],
+		ConnState: r.connState(), History: string(r.history())}
+}
+
+func (r *zRecord) moreOnce() *zeekMore {
+	if r.more == nil {
+		r.more = new(zeekMore)
+	}
+	return r.more
 }
 
 // begin starts a record with seg as its first packet. Zeek makes the
@@ -189,19 +282,19 @@ func (r *zRecord) record(addrs *[2]netip.AddrPort) ZeekRecord {
 // SYN-ACK's sender is taken as the responder, and a first packet without SYN
 // from a likely server port to an unlikely one is flipped too.
 func (r *zRecord) begin(seg *capture.Segment, from Side, t int64) {
-	hist := r.hist[:0]
-	if hist == nil {
-		hist = make([]byte, 0, zeekHistCap)
+	m := r.more
+	if m != nil {
+		m.hist = m.hist[:0]
+		m.firstIndex = seg.Index
 	}
-	*r = zRecord{orig: from, hist: hist, firstIndex: seg.Index,
-		startTime: t, lastTime: t, isActive: true, expireAt: t + zeekSYNTimeout}
+	*r = zRecord{orig: from, more: m, lastTime: t, isActive: true, active: true,
+		expireAt: t + zeekSYNTimeout}
 	for i := range r.ep {
-		r.ep[i].rxmtThresh, r.ep[i].win0Thresh, r.ep[i].gapThresh = 1, 1, 1
-		r.ep[i].delivered = 1
+		r.ep[i].rels[relDelivered] = 1
 	}
 	if zeekFlip(seg) {
 		r.orig = from.Reverse()
-		r.hist = append(r.hist, '^')
+		r.push('^')
 	}
 }
 
@@ -226,15 +319,15 @@ func zeekFlip(seg *capture.Segment) bool {
 // expired reports whether one of Zeek's timers would have removed the
 // record before a packet at time t.
 func (r *zRecord) expired(t int64) bool {
-	if r.deleteAt != 0 && t >= r.deleteAt {
+	if r.closing && r.at != 0 && t >= r.at {
 		return true
 	}
 	if t-r.lastTime > zeekInactivity {
 		return true
 	}
 	o, p := &r.ep[0], &r.ep[1]
-	if r.attemptAt != 0 && t >= r.attemptAt {
-		r.attemptAt = 0
+	if !r.closing && r.at != 0 && t >= r.at {
+		r.at = 0
 		if r.isActive && (o.state == zSynSent || o.state == zSynAckSent) && p.state == zInactive {
 			return true
 		}
@@ -293,11 +386,33 @@ func (r *zRecord) addHistory(isOrig bool, code byte) {
 	if !isOrig {
 		code += 'a' - 'A'
 	}
-	if len(r.hist) < zeekHistMax {
+	if r.nhist < zeekHistMax {
 		// Hostile input (a FIN or SYN-ACK with a new sequence number in
 		// every packet) would grow it without bound; real ones stay short.
-		r.hist = append(r.hist, code)
+		r.push(code)
 	}
+}
+
+// push appends code to the history, moving it to more.hist when it
+// outgrows hist.
+func (r *zRecord) push(code byte) {
+	if r.nhist < zeekHistInline {
+		r.hist[r.nhist] = code
+	} else {
+		m := r.moreOnce()
+		if r.nhist == zeekHistInline {
+			m.hist = append(m.hist[:0], r.hist[:]...)
+		}
+		m.hist = append(m.hist, code)
+	}
+	r.nhist++
+}
+
+func (r *zRecord) history() []byte {
+	if r.nhist <= zeekHistInline {
+		return r.hist[:r.nhist]
+	}
+	return r.more.hist
 }
 
 // checkHistory adds code the first time mask is seen and reports whether it
@@ -356,25 +471,33 @@ func (e *zEnd) relSeq(cur, last, wraps uint32) (rel uint64, underflow bool) {
 
 func (e *zEnd) updateLastSeq(seq uint32) {
 	if seq < e.last {
-		e.seqWraps++
+		e.more().seqWraps++
 	}
 	e.last = seq
 }
 
 func (e *zEnd) updateAckSeq(seq uint32) {
 	if seq < e.ack {
-		e.ackWraps++
+		e.more().ackWraps++
 	}
 	e.ack = seq
 }
 
 func (e *zEnd) initSeqs(start, last uint32) {
 	e.start, e.ack, e.last = start, start, last
-	e.seqWraps, e.ackWraps = 0, 0
+	if e.x != nil {
+		e.x.seqWraps, e.x.ackWraps = 0, 0
+	}
+}
+
+// fullAck is the acknowledgment number with its wraps.
+func (e *zEnd) fullAck() uint64 {
+	_, ackWraps := e.wraps()
+	return full(e.ack, ackWraps)
 }
 
 func (e *zEnd) noDataAcked() bool {
-	a := full(e.ack, e.ackWraps)
+	a := e.fullAck()
 	return a == uint64(e.start) || a == uint64(e.start)+1
 }
 
@@ -383,12 +506,13 @@ func (e *zEnd) size(peer *zEnd) uint64 {
 	if e.prev == zSynSent && e.state == zReset && peer.state == zInactive && !e.noDataAcked() {
 		return 0
 	}
-	last, ack := full(e.last, e.seqWraps), full(e.ack, e.ackWraps)
+	seqWraps, _ := e.wraps()
+	last, ack := full(e.last, seqWraps), e.fullAck()
 	size := max(last, ack) - uint64(e.start)
 	if size != 0 {
 		size--
 	}
-	if e.finCnt > 0 && size != 0 {
+	if e.fin && size != 0 {
 		size--
 	}
 	return size
@@ -449,23 +573,22 @@ func (r *zRecord) process(seg *capture.Segment, from Side, t int64) {
 		}
 	}
 
-	relSeq, underflow := e.relSeq(seg.Seq, e.last, e.seqWraps)
+	seqWraps, _ := e.wraps()
+	relSeq, underflow := e.relSeq(seg.Seq, e.last, seqWraps)
 	r.updateHistory(e, isOrig, fl, relSeq, plen)
 
 	// update_window: zero windows are interesting unless with or after a RST
 	// or after the peer's FIN. (Scaling cannot turn a zero into non-zero.)
 	if seg.Window == 0 && !rst && p.state != zClosed && e.state != zReset {
-		r.scaled(isOrig, 'W', &e.win0, &e.win0Thresh)
+		x := e.more()
+		r.scaled(isOrig, 'W', &x.win0, &x.win0Thresh)
 	}
 	if !e.didClose || !p.didClose {
 		r.lastTime = t
 	}
 	if fin {
-		e.finCnt++
-		e.finSeq = relSeq + uint64(segLen)
-	}
-	if rst {
-		e.rstCnt++
+		e.fin = true
+		e.setRel(relFIN, relSeq+uint64(segLen))
 	}
 
 	var relAck uint64
@@ -475,7 +598,8 @@ func (r *zRecord) process(seg *capture.Segment, from Side, t int64) {
 			p.initSeqs(seg.Ack-1, seg.Ack-1)
 		} else {
 			var under bool
-			relAck, under = p.relSeq(seg.Ack, p.ack, p.ackWraps)
+			_, ackWraps := p.wraps()
+			relAck, under = p.relSeq(seg.Ack, p.ack, ackWraps)
 			if under {
 				relAck = 0
 			} else if !rst {
@@ -496,7 +620,8 @@ func (r *zRecord) process(seg *capture.Segment, from Side, t int64) {
 	case deltaLast > 0:
 		e.updateLastSeq(onePast)
 	case plen > 0:
-		r.scaled(isOrig, 'T', &e.rxmt, &e.rxmtThresh)
+		x := e.more()
+		r.scaled(isOrig, 'T', &x.rxmt, &x.rxmtThresh)
 	}
 
 	doClose, flipped := r.updateStateMachine(e, p, isOrig, seg, fl)
@@ -546,21 +671,21 @@ func (r *zRecord) updateHistory(e *zEnd, isOrig bool, fl capture.Flags, relSeq u
 		if fl.Has(capture.ACK) {
 			code = 'H'
 		}
-		if r.checkHistory(isOrig, histSYN, code) && relSeq != e.histSYN {
+		if r.checkHistory(isOrig, histSYN, code) && relSeq != e.rel(relHistSYN) {
 			r.addHistory(isOrig, code)
 		}
-		e.histSYN = relSeq
+		e.setRel(relHistSYN, relSeq)
 	case fin:
 		end := relSeq + uint64(plen)
-		if r.checkHistory(isOrig, histFIN, 'F') && end != e.histFIN {
+		if r.checkHistory(isOrig, histFIN, 'F') && end != e.rel(relHistFIN) {
 			r.addHistory(isOrig, 'F')
 		}
-		e.histFIN = end
+		e.setRel(relHistFIN, end)
 	case rst:
-		if r.checkHistory(isOrig, histRST, 'R') && relSeq != e.histRST {
+		if r.checkHistory(isOrig, histRST, 'R') && relSeq != e.rel(relHistRST) {
 			r.addHistory(isOrig, 'R')
 		}
-		e.histRST = relSeq
+		e.setRel(relHistRST, relSeq)
 	case plen > 0:
 		r.checkHistory(isOrig, histData, 'D')
 	case fl.Has(capture.ACK):
@@ -581,7 +706,7 @@ func (r *zRecord) updateStateMachine(e, p *zEnd, isOrig bool, seg *capture.Segme
 				} else {
 					e.setState(zSynSent)
 				}
-				r.attemptAt = r.lastTime + zeekAttemptDelay
+				r.at = r.lastTime + zeekAttemptDelay
 			} else {
 				if !ack && p.state == zSynAckSent && seg.Seq == e.start {
 					// SYN/SYN-ACK reversal: flip and establish.
@@ -672,7 +797,7 @@ func (r *zRecord) flip() {
 	r.orig = r.orig.Reverse()
 	r.ep[0], r.ep[1] = r.ep[1], r.ep[0]
 	r.seenFirst[0], r.seenFirst[1] = r.seenFirst[1], r.seenFirst[0]
-	r.hist = append(r.hist, '^')
+	r.push('^')
 }
 
 // connectionClosed mirrors TCPSessionAdapter::ConnectionClosed (without
@@ -686,9 +811,9 @@ func (r *zRecord) connectionClosed(e, p *zEnd) {
 		if e.prev != zInactive || p.state != zInactive {
 			r.isActive = false // ConnectionFinished
 		}
-		r.attemptAt = 0 // CancelTimers
+		r.closing = true // CancelTimers
 		r.expireAt = 1<<63 - 1
-		r.deleteAt = r.lastTime + zeekCloseDelay
+		r.at = r.lastTime + zeekCloseDelay
 		return
 	}
 	if e.prev != zInactive {
@@ -703,7 +828,7 @@ func (e *zEnd) clean() bool {
 
 // dataSent mirrors TCP_Reassembler::DataSent and Reassembler::NewBlock.
 func (r *zRecord) dataSent(e *zEnd, seq, n uint64) {
-	ack := full(e.ack, e.ackWraps) - uint64(e.start)
+	ack := e.fullAck() - uint64(e.start)
 	upper := seq + n
 	if seq < ack {
 		if upper <= ack {
@@ -711,86 +836,101 @@ func (r *zRecord) dataSent(e *zEnd, seq, n uint64) {
 		}
 		seq = ack
 	}
-	if upper <= e.trim {
+	trim := e.rel(relTrim)
+	if upper <= trim {
 		return
 	}
-	seq = max(seq, e.trim)
-	if seq <= e.delivered {
-		e.delivered = max(e.delivered, upper)
-		e.drainBlocks()
+	seq = max(seq, trim)
+	if d := e.rel(relDelivered); seq <= d {
+		e.setRel(relDelivered, e.drainBlocks(max(d, upper)))
 		return
 	}
 	e.addBlock(seq, upper)
 }
 
 func (e *zEnd) addBlock(lo, hi uint64) {
-	if e.blocks == nil {
-		e.blocks = new([zeekMaxBlocks]zBlock)
+	x := e.more()
+	if x.blocks == nil {
+		x.blocks = new([zeekMaxBlocks]zBlock)
 	}
-	if e.nblocks == zeekMaxBlocks {
-		copy(e.blocks[:], e.blocks[1:])
-		e.nblocks--
+	if x.nblocks == zeekMaxBlocks {
+		copy(x.blocks[:], x.blocks[1:])
+		x.nblocks--
 	}
-	e.blocks[e.nblocks] = zBlock{lo, hi}
-	e.nblocks++
+	x.blocks[x.nblocks] = zBlock{lo, hi}
+	x.nblocks++
 }
 
-// drainBlocks delivers blocks that the delivered point has reached.
-func (e *zEnd) drainBlocks() {
+// held returns the blocks in use.
+func (e *zEnd) held() []zBlock {
+	if e.x == nil || e.x.blocks == nil {
+		return nil
+	}
+	return e.x.blocks[:e.x.nblocks]
+}
+
+// take removes block i and returns it.
+func (x *zEndMore) take(i int) zBlock {
+	b := x.blocks[i]
+	copy(x.blocks[i:], x.blocks[i+1:x.nblocks])
+	x.nblocks--
+	return b
+}
+
+// drainBlocks delivers blocks that the delivered point d has reached, and
+// returns the new delivered point.
+func (e *zEnd) drainBlocks(d uint64) uint64 {
 	for moved := true; moved; {
 		moved = false
-		for i := 0; i < int(e.nblocks); i++ {
-			b := e.blocks[i]
-			if b.lo > e.delivered {
+		for i := 0; i < len(e.held()); i++ {
+			if e.held()[i].lo > d {
 				continue
 			}
-			e.delivered = max(e.delivered, b.hi)
-			copy(e.blocks[i:], e.blocks[i+1:e.nblocks])
-			e.nblocks--
+			d = max(d, e.x.take(i).hi)
 			moved = true
 			i--
 		}
 	}
+	return d
 }
 
 // ackReceived mirrors TCP_Reassembler::AckReceived, TrimToSeq and
 // Undelivered: acknowledged data never seen is a content gap.
 func (r *zRecord) ackReceived(e *zEnd, seq uint64) {
-	if e.finCnt > 0 && seq >= e.finSeq {
-		seq = e.finSeq - 1
+	if fin := e.rel(relFIN); e.fin && seq >= fin {
+		seq = fin - 1
 	}
-	if seq <= e.trim {
+	if seq <= e.rel(relTrim) {
 		return
 	}
-	if seq > e.delivered && !(seq <= 2 && r.isPartial) {
+	if d := e.rel(relDelivered); seq > d && !(seq <= 2 && r.isPartial) {
 		isOrig := e == &r.ep[0]
 		peer := &r.ep[1]
 		if !isOrig {
 			peer = &r.ep[0]
 		}
-		for e.delivered < seq {
+		for d < seq {
 			next := seq
 			bi := -1
-			for i := 0; i < int(e.nblocks); i++ {
-				if b := e.blocks[i]; b.lo >= e.delivered && b.lo < next {
+			for i, b := range e.held() {
+				if b.lo >= d && b.lo < next {
 					next, bi = b.lo, i
 				}
 			}
-			if next > e.delivered && e.clean() && peer.clean() {
-				r.scaled(isOrig, 'G', &e.gap, &e.gapThresh)
+			if next > d && e.clean() && peer.clean() {
+				x := e.more()
+				r.scaled(isOrig, 'G', &x.gap, &x.gapThresh)
 			}
-			e.delivered = next
+			d = next
 			if bi < 0 {
 				break
 			}
-			e.delivered = max(e.delivered, e.blocks[bi].hi)
-			copy(e.blocks[bi:], e.blocks[bi+1:e.nblocks])
-			e.nblocks--
-			e.drainBlocks()
+			d = max(d, e.x.take(bi).hi)
+			d = e.drainBlocks(d)
 		}
-		e.delivered = max(e.delivered, seq)
+		e.setRel(relDelivered, max(d, seq))
 	}
-	e.trim = seq
+	e.setRel(relTrim, seq)
 }
 
 // connState mirrors conn_state() in base/protocols/conn/main.zeek.
@@ -810,7 +950,7 @@ func (r *zRecord) connState() string {
 		return "RSTR"
 	case os == zReset:
 		if rInactive {
-			if rstos0History(r.hist) {
+			if rstos0History(r.history()) {
 				return "RSTOS0"
 			}
 			return "OTH"
