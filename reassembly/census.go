@@ -321,7 +321,7 @@ func (cs *census) change(c *conn, side Side, from, to State, t int64) {
 	// allocation per state change. Neither forward nor apply keeps it.
 	e := &cs.scratch
 	*e = stateChange{seq: cs.seq, t: t, flow: c.firstIndex, side: side,
-		client: c.addr[Client], server: c.addr[Server], from: from, to: to}
+		client: c.addr.get(Client), server: c.addr.get(Server), from: from, to: to}
 	if cs.forward != nil {
 		cs.forward(e)
 		return

@@ -16,7 +16,7 @@ func (c *conn) startsNew(seg *capture.Segment) bool {
 		return false
 	}
 	closed := c.oddities().rst.accepted || c.ends[Client].finSent || c.ends[Server].finSent
-	fromClient := seg.Src == c.addr[Client]
+	fromClient := c.addr.is(Client, seg.Src)
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	if seg.Flags.Has(capture.ACK) {
 		return closed && !c.ends[Client].seen

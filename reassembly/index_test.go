@@ -9,7 +9,7 @@ import (
 // indexed makes a conn for the 4-tuple a-b and puts it in x.
 func indexed(x *flowIndex, a, b netip.AddrPort) *conn {
 	c := &conn{}
-	c.addr[Client], c.addr[Server] = a, b
+	c.addr = addrsOf(a, b)
 	x.insert(c.hash(), c)
 	return c
 }
@@ -74,7 +74,7 @@ func TestIndexChurn(t *testing.T) {
 		}
 		if step%97 == 0 {
 			for c := range live {
-				if got := x.find(c.hash(), c.addr[Server], c.addr[Client]); got != c {
+				if got := x.find(c.hash(), c.addr.get(Server), c.addr.get(Client)); got != c {
 					t.Fatalf("step %d: lost %v", step, c.addr)
 				}
 			}

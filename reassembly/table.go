@@ -156,7 +156,7 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 		x.maxBack = max(x.maxBack, back)
 	}
 	from := Client
-	if seg.Src != c.addr[Client] {
+	if !c.addr.is(Client, seg.Src) {
 		from = Server
 	}
 	c.add(seg, from, ts)
@@ -220,7 +220,7 @@ func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 			if st == TimeWait && now-c.timeWaitSince() >= int64(t.cfg.TimeWait) {
 				st = Closed
 			}
-			fn(c.addr[side], st)
+			fn(c.addr.get(Side(side)), st)
 		}
 	})
 }
@@ -253,7 +253,7 @@ func (t *Table) OnSettled(fn func(Settled)) { t.settled = fn }
 func (t *Table) settle(c *conn) {
 	c.settled = true
 	v, why := c.verdictNow(c.last, &t.cfg)
-	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.addr[Client], Server: c.addr[Server],
+	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.addr.get(Client), Server: c.addr.get(Server),
 		Verdict: v, Reason: why, Time: nanoTime(c.last)})
 }
 
@@ -291,7 +291,7 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) *conn {
 	client, server, reason := t.roles(seg)
 	c := &conn{id: t.nextID, roles: reason, firstIndex: seg.Index,
 		timeline: make([]transition, 0, 4), first: ts, last: ts, census: t.census}
-	c.addr[Client], c.addr[Server] = client, server
+	c.addr = addrsOf(client, server)
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
 	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
 		// The connection was established before the capture began.

@@ -227,7 +227,7 @@ type zeekTracker struct {
 // add follows seg, sent by the flow's end from at time t; first is the
 // flow's first packet number and addrs are its ends' addresses, which the
 // records name.
-func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, first uint64, addrs *[2]netip.AddrPort) {
+func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, first uint64, addrs *flowAddrs) {
 	r := &z.cur
 	if r.active && (r.expired(t) || r.isReuse(seg)) {
 		z.finishRecord(first, addrs)
@@ -240,7 +240,7 @@ func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, first uint64
 
 // finishRecord ends the current record; first is the flow's first packet
 // number (see record).
-func (z *zeekTracker) finishRecord(first uint64, addrs *[2]netip.AddrPort) {
+func (z *zeekTracker) finishRecord(first uint64, addrs *flowAddrs) {
 	m := z.cur.moreOnce()
 	if len(m.done) < zeekMaxRecords {
 		m.done = append(m.done, z.cur.record(first, addrs))
@@ -250,7 +250,7 @@ func (z *zeekTracker) finishRecord(first uint64, addrs *[2]netip.AddrPort) {
 
 // records returns every record, ending the current one; first is the
 // flow's first packet number.
-func (z *zeekTracker) records(first uint64, addrs *[2]netip.AddrPort) []ZeekRecord {
+func (z *zeekTracker) records(first uint64, addrs *flowAddrs) []ZeekRecord {
 	if z.cur.active {
 		z.finishRecord(first, addrs)
 	}
@@ -262,11 +262,11 @@ func (z *zeekTracker) records(first uint64, addrs *[2]netip.AddrPort) []ZeekReco
 
 // record returns r as a row; first is the flow's first packet number, which
 // is r's if r is the flow's first record.
-func (r *zRecord) record(first uint64, addrs *[2]netip.AddrPort) ZeekRecord {
+func (r *zRecord) record(first uint64, addrs *flowAddrs) ZeekRecord {
 	if m := r.more; m != nil && len(m.done) > 0 {
 		first = m.firstIndex
 	}
-	return ZeekRecord{FirstIndex: first, Orig: addrs[r.orig], Resp: addrs[r.orig.Reverse()],
+	return ZeekRecord{FirstIndex: first, Orig: addrs.get(r.orig), Resp: addrs.get(r.orig.Reverse()),
 		ConnState: r.connState(), History: string(r.history())}
 }
 
