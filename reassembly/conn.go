@@ -50,11 +50,8 @@ type conn struct {
 	prev, next *conn
 	list       *connList
 
-	// The ladder's first packets, then a ring of the last ones, allocated
-	// as they fill so that a one-packet flow (a SYN flood) stays small.
-	head  []ladderRec
-	tail  *[LadderTail]ladderRec
-	ntail uint64
+	// ladder is the Flow's ladder while the flow is tracked (ladder.go).
+	ladder ladder
 
 	synAckTime    int64
 	synAckSeen    bool
@@ -172,18 +169,6 @@ type blindRST struct {
 	lo, hi Seq
 }
 
-// ladderRec is a LadderStep before its time is converted at emission.
-type ladderRec struct {
-	t      int64
-	index  uint64
-	seq    uint32
-	ack    uint32
-	length uint32
-	window uint16
-	from   Side
-	flags  capture.Flags
-}
-
 func nanoTime(t int64) time.Time { return time.Unix(0, t).UTC() }
 
 // setState moves one end to st and records the transition.
@@ -241,23 +226,6 @@ func (c *conn) handTimeline() {
 		f.Timeline[i] = Transition{Time: nanoTime(tr.t), Side: tr.side, State: tr.state}
 	}
 	c.timeline = nil
-}
-
-func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
-	r := ladderRec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
-		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}
-	if len(c.head) < LadderHead {
-		if c.head == nil {
-			c.head = make([]ladderRec, 0, 4)
-		}
-		c.head = append(c.head, r)
-		return
-	}
-	if c.tail == nil {
-		c.tail = new([LadderTail]ladderRec)
-	}
-	c.tail[c.ntail%LadderTail] = r
-	c.ntail++
 }
 
 // scaleKnown reports whether both SYNs were seen, so that window scaling
