@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -36,8 +37,8 @@ type conn struct {
 	id, firstIndex, lastIndex uint64
 	rtt                       int64
 	roleReason                string
-	// timeline is the Flow's Timeline, in 16-byte entries instead of 32.
-	timeline []transition
+	// timeline is the Flow's Timeline, encoded (appendTransition).
+	timeline []byte
 	// census is told of every state change (census.go); nil in tests of
 	// the state machine alone.
 	census *census
@@ -184,15 +185,39 @@ func (c *conn) setState(side Side, st State, t int64) {
 	if st == TimeWait {
 		e.twSince = t
 	}
-	c.timeline = append(c.timeline, transition{t: t, side: side, state: st})
+	c.timeline = appendTransition(c.timeline, t-c.first, side, st)
 }
 
-// transition is a Transition while its flow is tracked: a time in Unix
-// nanoseconds is 8 bytes, a time.Time 24.
-type transition struct {
-	t     int64
-	side  Side
-	state State
+// A tracked flow's timeline is, per transition, a varint of its time since
+// the flow's first packet, in microseconds when it is a whole number of them
+// (as in most captures), then a byte of state, unit and side: 2 to 5 bytes
+// instead of a 32-byte Transition (issue 5).
+
+// timelineFirstCap is the first capacity of a timeline: enough for the
+// transitions of most flows, from the handshake to the close.
+const timelineFirstCap = 24
+
+func appendTransition(b []byte, since int64, side Side, st State) []byte {
+	if b == nil {
+		b = make([]byte, 0, timelineFirstCap)
+	}
+	us := byte(0)
+	if since%1000 == 0 {
+		since, us = since/1000, 1
+	}
+	b = binary.AppendUvarint(b, uint64(since))
+	return append(b, byte(st)<<2|us<<1|byte(side))
+}
+
+// readTransition decodes the transition at the start of b, of a flow whose
+// first packet was at first, and returns the rest of b.
+func readTransition(b []byte, first int64) (Transition, []byte) {
+	v, b := uvarint(b)
+	since := int64(v)
+	if b[0]>>1&1 != 0 {
+		since *= 1000
+	}
+	return Transition{Time: nanoTime(first + since), Side: Side(b[0] & 1), State: State(b[0] >> 2)}, b[1:]
 }
 
 // flow builds the Flow from what the tracked flow kept of it, for finalize
@@ -220,10 +245,14 @@ func (c *conn) flow() *Flow {
 // handTimeline converts the tracked transitions into the Flow's Timeline,
 // once the flow is finished.
 func (c *conn) handTimeline() {
+	n := 0
+	for b := c.timeline; len(b) > 0; n++ {
+		_, b = readTransition(b, c.first)
+	}
 	f := c.f
-	f.Timeline = make([]Transition, len(c.timeline))
-	for i, tr := range c.timeline {
-		f.Timeline[i] = Transition{Time: nanoTime(tr.t), Side: tr.side, State: tr.state}
+	f.Timeline = make([]Transition, n)
+	for i, b := 0, c.timeline; len(b) > 0; i++ {
+		f.Timeline[i], b = readTransition(b, c.first)
 	}
 	c.timeline = nil
 }
