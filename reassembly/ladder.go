@@ -161,12 +161,16 @@ func (l *ladder) add(r *lrec, prevT int64, prevIndex uint64) {
 		}
 		l.newer, l.n, prev = uint16(len(l.buf)), 0, lrec{}
 	}
-	var x [maxRec]byte
-	n := putRec(&x, r, &prev)
-	if len(l.buf)+n > cap(l.buf) {
-		l.grow(n)
+	if end := len(l.buf); cap(l.buf)-end >= maxRec { // in place, no copy
+		l.buf = l.buf[:end+putRec((*[maxRec]byte)(l.buf[end:end+maxRec]), r, &prev)]
+	} else {
+		var x [maxRec]byte
+		n := putRec(&x, r, &prev)
+		if end+n > cap(l.buf) {
+			l.grow(n)
+		}
+		l.buf = append(l.buf, x[:n]...)
 	}
-	l.buf = append(l.buf, x[:n]...)
 	l.seq, l.ack, l.window, l.from = r.seq, r.ack, r.window, r.from
 	l.n++
 }
