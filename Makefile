@@ -55,14 +55,16 @@ test: test-deps vet
 FUZZ_READER ?= 100000x
 FUZZ_DECODE ?= 200000x
 FUZZ_TABLE  ?= 10000x
+FUZZ_LADDER ?= 20000x
 fuzz-smoke:
 	$(GO) test ./capture -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZ_READER)
 	$(GO) test ./capture -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZ_DECODE)
 	$(GO) test ./reassembly -run '^$$' -fuzz '^FuzzTable$$' -fuzztime $(FUZZ_TABLE)
+	$(GO) test ./reassembly -run '^$$' -fuzz '^FuzzLadderRoundTrip$$' -fuzztime $(FUZZ_LADDER)
 
 LONGFUZZ ?= 5m
 fuzz:
-	$(MAKE) fuzz-smoke FUZZ_READER=$(LONGFUZZ) FUZZ_DECODE=$(LONGFUZZ) FUZZ_TABLE=$(LONGFUZZ)
+	$(MAKE) fuzz-smoke FUZZ_READER=$(LONGFUZZ) FUZZ_DECODE=$(LONGFUZZ) FUZZ_TABLE=$(LONGFUZZ) FUZZ_LADDER=$(LONGFUZZ)
 
 # Benchmarks are commands, never tests: nothing in `make test` depends on the
 # machine's speed. tcpbench generates (and caches) a large capture with

@@ -323,30 +323,6 @@ func (c *conn) notes(at int64) {
 	}
 }
 
-func (c *conn) buildLadder() {
-	f := c.f
-	n := len(c.head) + int(min(c.ntail, LadderTail))
-	f.Ladder = make([]LadderStep, 0, n)
-	add := func(r *ladderRec) {
-		f.Ladder = append(f.Ladder, LadderStep{Time: nanoTime(r.t), Index: r.index, From: r.from,
-			Flags: r.flags, Seq: r.seq, Ack: r.ack, Len: r.length, Window: r.window})
-	}
-	for i := range c.head {
-		add(&c.head[i])
-	}
-	if c.ntail > LadderTail {
-		f.LadderOmitted = c.ntail - LadderTail
-	}
-	start := uint64(0)
-	if c.ntail > LadderTail {
-		start = c.ntail - LadderTail
-	}
-	for i := start; i < c.ntail; i++ {
-		add(&c.tail[i%LadderTail])
-	}
-	c.head, c.tail = nil, nil
-}
-
 func plural(n uint64) string {
 	if n == 1 {
 		return ""

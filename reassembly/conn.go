@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -35,8 +36,8 @@ type conn struct {
 	// FirstIndex, LastIndex, RTT and RoleReason; first is its FirstSeen.
 	id, firstIndex, lastIndex uint64
 	rtt                       int64
-	// timeline is the Flow's Timeline, in 16-byte entries instead of 32.
-	timeline []transition
+	// timeline is the Flow's Timeline, encoded (appendTransition).
+	timeline []byte
 	// census is told of every state change (census.go); nil in tests of
 	// the state machine alone.
 	census *census
@@ -48,11 +49,8 @@ type conn struct {
 	// Links of the table's recency list (see list.go).
 	prev, next *conn
 
-	// The ladder's first packets, then a ring of the last ones, allocated
-	// as they fill so that a one-packet flow (a SYN flood) stays small.
-	head  []ladderRec
-	tail  *[LadderTail]ladderRec
-	ntail uint64
+	// ladder is the Flow's ladder while the flow is tracked (ladder.go).
+	ladder ladder
 
 	synAckTime    int64
 	synAckSeen    bool
@@ -215,18 +213,6 @@ type blindRST struct {
 	lo, hi Seq
 }
 
-// ladderRec is a LadderStep before its time is converted at emission.
-type ladderRec struct {
-	t      int64
-	index  uint64
-	seq    uint32
-	ack    uint32
-	length uint32
-	window uint16
-	from   Side
-	flags  capture.Flags
-}
-
 func nanoTime(t int64) time.Time { return time.Unix(0, t).UTC() }
 
 // setState moves one end to st and records the transition.
@@ -239,7 +225,7 @@ func (c *conn) setState(side Side, st State, t int64) {
 		c.census.change(c, side, e.state, st, t)
 	}
 	e.state = st
-	c.timeline = append(c.timeline, transition{t: t, side: side, state: st})
+	c.timeline = appendTransition(c.timeline, t-c.first, side, st)
 }
 
 // timeWaitSince is when an end in TIME_WAIT entered it: when the later of
@@ -249,12 +235,36 @@ func (c *conn) timeWaitSince() int64 {
 	return max(c.ends[Client].finAckTime, c.ends[Server].finAckTime)
 }
 
-// transition is a Transition while its flow is tracked: a time in Unix
-// nanoseconds is 8 bytes, a time.Time 24.
-type transition struct {
-	t     int64
-	side  Side
-	state State
+// A tracked flow's timeline is, per transition, a varint of its time since
+// the flow's first packet, in microseconds when it is a whole number of them
+// (as in most captures), then a byte of state, unit and side: 2 to 5 bytes
+// instead of a 32-byte Transition (issue 5).
+
+// timelineFirstCap is the first capacity of a timeline: enough for the
+// transitions of most flows, from the handshake to the close.
+const timelineFirstCap = 24
+
+func appendTransition(b []byte, since int64, side Side, st State) []byte {
+	if b == nil {
+		b = make([]byte, 0, timelineFirstCap)
+	}
+	us := byte(0)
+	if since%1000 == 0 {
+		since, us = since/1000, 1
+	}
+	b = binary.AppendUvarint(b, uint64(since))
+	return append(b, byte(st)<<2|us<<1|byte(side))
+}
+
+// readTransition decodes the transition at the start of b, of a flow whose
+// first packet was at first, and returns the rest of b.
+func readTransition(b []byte, first int64) (Transition, []byte) {
+	v, b := uvarint(b)
+	since := int64(v)
+	if b[0]>>1&1 != 0 {
+		since *= 1000
+	}
+	return Transition{Time: nanoTime(first + since), Side: Side(b[0] & 1), State: State(b[0] >> 2)}, b[1:]
 }
 
 // flow builds the Flow from what the tracked flow kept of it, for finalize
@@ -282,29 +292,16 @@ func (c *conn) flow() *Flow {
 // handTimeline converts the tracked transitions into the Flow's Timeline,
 // once the flow is finished.
 func (c *conn) handTimeline() {
+	n := 0
+	for b := c.timeline; len(b) > 0; n++ {
+		_, b = readTransition(b, c.first)
+	}
 	f := c.f
-	f.Timeline = make([]Transition, len(c.timeline))
-	for i, tr := range c.timeline {
-		f.Timeline[i] = Transition{Time: nanoTime(tr.t), Side: tr.side, State: tr.state}
+	f.Timeline = make([]Transition, n)
+	for i, b := 0, c.timeline; len(b) > 0; i++ {
+		f.Timeline[i], b = readTransition(b, c.first)
 	}
 	c.timeline = nil
-}
-
-func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
-	r := ladderRec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
-		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}
-	if len(c.head) < LadderHead {
-		if c.head == nil {
-			c.head = make([]ladderRec, 0, 4)
-		}
-		c.head = append(c.head, r)
-		return
-	}
-	if c.tail == nil {
-		c.tail = new([LadderTail]ladderRec)
-	}
-	c.tail[c.ntail%LadderTail] = r
-	c.ntail++
 }
 
 // scaleKnown reports whether both SYNs were seen, so that window scaling

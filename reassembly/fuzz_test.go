@@ -180,7 +180,7 @@ func checkFlow(t *testing.T, f *Flow) {
 	if f.LastSeen.Before(f.FirstSeen) {
 		t.Fatalf("flow %d: last seen %v before first %v", f.ID, f.LastSeen, f.FirstSeen)
 	}
-	if len(f.Ladder) > LadderHead+LadderTail {
-		t.Fatalf("flow %d: ladder of %d", f.ID, len(f.Ladder))
+	if n := len(f.Ladder()); n > LadderHead+LadderTail {
+		t.Fatalf("flow %d: ladder of %d", f.ID, n)
 	}
 }

@@ -313,13 +313,15 @@ type Flow struct {
 
 	Timeline []Transition
 
-	// Ladder is a bounded packet-by-packet summary of the flow, from which
-	// reports draw packet ladders (sequence diagrams). It is filled for every
-	// flow, with at most the first LadderHead and the last LadderTail
-	// packets, in capture order; LadderOmitted counts the packets in between
-	// that were left out. Memory per flow is therefore bounded whatever the
-	// flow's length.
-	Ladder        []LadderStep
+	// ladder is a bounded packet-by-packet summary of the flow, from which
+	// reports draw packet ladders (sequence diagrams): the method Ladder
+	// decodes it (ladder.go), SetLadder sets it. It is kept for every flow,
+	// with at most the first LadderHead and the last LadderTail packets, in
+	// capture order; LadderOmitted counts the packets in between that were
+	// left out. Memory per flow is therefore bounded whatever the flow's
+	// length, and small: the ladder is encoded, a few bytes a packet, and
+	// decoded only for the few flows a report draws.
+	ladder        []byte
 	LadderOmitted uint64
 }
 

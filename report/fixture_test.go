@@ -53,6 +53,8 @@ func mkFlow(id uint64, client, server string, script []pkt, tl []reassembly.Tran
 	f.Ends[srv].Addr = netip.MustParseAddrPort(server)
 	isn := [2]uint32{1_000_000 * uint32(id), 4_000_000_000 + uint32(id)} // server ISNs wrap
 	var next [2]uint32
+	var ladder []reassembly.LadderStep
+	var omitted uint64
 	for i, p := range script {
 		nextIndex++
 		e := &f.Ends[p.from]
@@ -95,14 +97,15 @@ func mkFlow(id uint64, client, server string, script []pkt, tl []reassembly.Tran
 			f.FirstSeen, f.FirstIndex = step.Time, step.Index
 		}
 		f.LastSeen, f.LastIndex = step.Time, step.Index
-		if len(f.Ladder) < reassembly.LadderHead+reassembly.LadderTail {
-			f.Ladder = append(f.Ladder, step)
+		if len(ladder) < reassembly.LadderHead+reassembly.LadderTail {
+			ladder = append(ladder, step)
 		} else {
-			copy(f.Ladder[reassembly.LadderHead:], f.Ladder[reassembly.LadderHead+1:])
-			f.Ladder[len(f.Ladder)-1] = step
-			f.LadderOmitted++
+			copy(ladder[reassembly.LadderHead:], ladder[reassembly.LadderHead+1:])
+			ladder[len(ladder)-1] = step
+			omitted++
 		}
 	}
+	f.SetLadder(ladder, omitted)
 	for _, tr := range tl {
 		f.Ends[tr.Side].State = tr.State
 	}

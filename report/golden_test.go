@@ -118,7 +118,8 @@ func TestJSONEmpty(t *testing.T) {
 // capture whose end precedes its start (timestamps that go backwards).
 func TestDegenerate(t *testing.T) {
 	bare := fixture().Flows[0]
-	bare.Timeline, bare.Ladder, bare.FirstSeen, bare.LastSeen = nil, nil, time.Time{}, time.Time{}
+	bare.Timeline, bare.FirstSeen, bare.LastSeen = nil, time.Time{}, time.Time{}
+	bare.SetLadder(nil, 0)
 	bare.Verdict = reassembly.VerdictUnknown
 	backwards := fixture()
 	backwards.Start, backwards.End = backwards.End, backwards.Start

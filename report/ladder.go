@@ -9,7 +9,7 @@ import (
 )
 
 // A ladder (sequence diagram) shows a flow packet by packet: who sent
-// what, when. It is drawn from Flow.Ladder, the bounded first-and-last
+// what, when. It is drawn from Flow.Ladder(), the bounded first-and-last
 // packets the reassembly keeps; a flow without one (an older reassembly)
 // gets its state Timeline instead, which still says who moved when.
 
@@ -27,16 +27,17 @@ type rung struct {
 
 // rungs returns the ladder of f.
 func rungs(f *reassembly.Flow) []rung {
-	if len(f.Ladder) == 0 {
+	ladder := f.Ladder()
+	if len(ladder) == 0 {
 		out := make([]rung, 0, len(f.Timeline))
 		for _, tr := range f.Timeline {
 			out = append(out, rung{Rel: tr.Time.Sub(f.FirstSeen), From: tr.Side, Label: "enters " + tr.State.String(), Kind: "state"})
 		}
 		return out
 	}
-	out := make([]rung, 0, len(f.Ladder)+1)
-	for i, st := range f.Ladder {
-		if f.LadderOmitted > 0 && i == reassembly.LadderHead && len(f.Ladder) > reassembly.LadderHead {
+	out := make([]rung, 0, len(ladder)+1)
+	for i, st := range ladder {
+		if f.LadderOmitted > 0 && i == reassembly.LadderHead && len(ladder) > reassembly.LadderHead {
 			out = append(out, rung{Omitted: f.LadderOmitted})
 		}
 		out = append(out, rung{

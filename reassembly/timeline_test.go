@@ -1,0 +1,32 @@
+package reassembly
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+// TestTimelineRoundTrip checks a tracked flow's encoded timeline against
+// the Transitions it stands for: times in nanoseconds or whole
+// microseconds, at the first packet, long after it or (never seen, but
+// kept exactly) before it, every state from either side.
+func TestTimelineRoundTrip(t *testing.T) {
+	const first = 1_773_480_413_123_456_789
+	sinces := []int64{0, 1, 999, 1000, 1001, 250_000, 60_000_000_000, 1 << 40, -1, -1000,
+		math.MaxInt64 - first, math.MinInt64 + first}
+	var c conn
+	c.first = first
+	var want []Transition
+	for i, since := range sinces {
+		for st := Unknown; st <= TimeWait; st++ {
+			side := Side((i + int(st)) % 2)
+			c.timeline = appendTransition(c.timeline, since, side, st)
+			want = append(want, Transition{Time: nanoTime(first + since), Side: side, State: st})
+		}
+	}
+	c.f = new(Flow)
+	c.handTimeline()
+	if got := c.f.Timeline; !slices.Equal(got, want) || len(got) != cap(got) {
+		t.Errorf("timeline (len %d, cap %d):\n got %v\nwant %v", len(got), cap(got), got, want)
+	}
+}
