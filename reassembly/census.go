@@ -562,6 +562,10 @@ type seriesTally struct {
 	// the current one.
 	filled int
 	hosts  []*seriesHost
+	// floor is at most the state changes of the quietest host with a
+	// series (they only grow), so most hosts are turned away without
+	// looking at every series host on each of their changes.
+	floor uint32
 }
 
 type seriesHost struct {
@@ -627,13 +631,17 @@ func (s *seriesTally) admit(h *hostTally, addr netip.Addr, t int64) bool {
 	i := len(s.hosts)
 	if i == SeriesHosts {
 		// Replace the quietest host if h is busier.
+		if h.changes <= s.floor+1 {
+			return false
+		}
 		i = 0
 		for j, o := range s.hosts {
 			if o.tally.changes < s.hosts[i].tally.changes {
 				i = j
 			}
 		}
-		if h.changes <= s.hosts[i].tally.changes+1 {
+		s.floor = s.hosts[i].tally.changes
+		if h.changes <= s.floor+1 {
 			return false
 		}
 		s.hosts[i].tally.series = 0

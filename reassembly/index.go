@@ -40,14 +40,21 @@ func flowHash(a, b netip.AddrPort) uint64 {
 }
 
 // endpointHash mixes an address and port into 64 bits (the multipliers are
-// splitmix64's). IPv4 addresses hash as their 16-byte mapped form, which is
-// fine: both directions of a flow spell their addresses the same way, and
-// conn.joins keeps an IPv4 address apart from its mapped IPv6 form.
+// splitmix64's). An IPv4 address, most of what is captured, takes one
+// multiplication; it hashes apart from its IPv4-mapped IPv6 form, which is
+// another endpoint (conn.joins keeps them apart in any case).
 func endpointHash(ap netip.AddrPort) uint64 {
-	a := ap.Addr().As16()
-	h := binary.LittleEndian.Uint64(a[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(a[8:])
-	h = (h ^ h>>31) * 0x94d049bb133111eb
-	h ^= uint64(ap.Port()) * 0xbf58476d1ce4e5b9
+	ip := ap.Addr()
+	var h uint64
+	if ip.Is4() {
+		a := ip.As4()
+		h = (uint64(binary.BigEndian.Uint32(a[:]))<<16 | uint64(ap.Port())) * 0x9e3779b97f4a7c15
+	} else {
+		a := ip.As16()
+		h = binary.LittleEndian.Uint64(a[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(a[8:])
+		h = (h ^ h>>31) * 0x94d049bb133111eb
+		h ^= uint64(ap.Port()) * 0xbf58476d1ce4e5b9
+	}
 	return h ^ h>>30
 }
 
