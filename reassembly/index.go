@@ -7,10 +7,11 @@ import (
 
 // flowIndex finds the conn of a 4-tuple. It is an open-addressing hash
 // table with linear probing over two parallel arrays: 32 bits of each
-// conn's hash, and the conn. A lookup scans the hash array, which is dense
-// (16 slots per cache line), and touches a conn only when its hash bits
-// match; the conn is the one the caller needs next anyway. The 4-tuple is
-// not stored: the conn's addresses are its key (conn.joins).
+// conn's hash (its tag, which also names its home slot), and the conn. A
+// lookup scans the tag array, which is dense (16 slots per cache line), and
+// touches a conn only when its tag matches; the conn is the one the caller
+// needs next anyway. Moving entries (removal, growth) reads only tags. The
+// 4-tuple is not stored: the conn's addresses are its key (conn.joins).
 //
 // Against a Go map keyed by a 40-byte flowKey this costs 12 bytes per slot
 // instead of about 48 plus control bytes, and one likely cache miss per
@@ -58,9 +59,16 @@ func endpointHash(ap netip.AddrPort) uint64 {
 	return h ^ h>>30
 }
 
-// tagOf is the part of a hash kept per slot: the high 32 bits, which the
-// slot number (the low bits) does not already say, never 0.
-func tagOf(h uint64) uint32 { return uint32(h>>32) | 1 }
+// tagOf is the part of a hash kept per slot: its low 32 bits, never 0.
+// The home slot is the tag's low bits; the bits above them tell most
+// conns that share a home slot apart (a Sharded picks shards with the
+// high 32 bits, which are therefore no use here).
+func tagOf(h uint64) uint32 {
+	if t := uint32(h); t != 0 {
+		return t
+	}
+	return 1
+}
 
 // Len returns the number of conns indexed.
 func (x *flowIndex) Len() int { return x.n }
@@ -71,7 +79,7 @@ func (x *flowIndex) find(h uint64, src, dst netip.AddrPort) *conn {
 		return nil
 	}
 	tag := tagOf(h)
-	for i := h & x.mask; ; i = (i + 1) & x.mask {
+	for i := uint64(tag) & x.mask; ; i = (i + 1) & x.mask {
 		switch x.tags[i] {
 		case 0:
 			return nil
@@ -88,12 +96,12 @@ func (x *flowIndex) insert(h uint64, c *conn) {
 	if (x.n+1)*4 > len(x.tags)*3 {
 		x.grow()
 	}
-	x.place(tagOf(h), h, c)
+	x.place(tagOf(h), c)
 	x.n++
 }
 
-func (x *flowIndex) place(tag uint32, h uint64, c *conn) {
-	i := h & x.mask
+func (x *flowIndex) place(tag uint32, c *conn) {
+	i := uint64(tag) & x.mask
 	for x.tags[i] != 0 {
 		i = (i + 1) & x.mask
 	}
@@ -101,23 +109,21 @@ func (x *flowIndex) place(tag uint32, h uint64, c *conn) {
 }
 
 // grow doubles the arrays (load stays at most 3/4) and places every conn
-// again. Their hashes are recomputed from their addresses: keeping 32 more
-// bits per slot would cost more than the rare rehash.
+// again by its tag.
 func (x *flowIndex) grow() {
-	old := x.conns
+	oldTags, oldConns := x.tags, x.conns
 	size := max(2*len(x.tags), minIndexSlots)
 	x.tags, x.conns, x.mask = make([]uint32, size), make([]*conn, size), uint64(size-1)
-	for _, c := range old {
+	for i, c := range oldConns {
 		if c != nil {
-			h := c.hash()
-			x.place(tagOf(h), h, c)
+			x.place(oldTags[i], c)
 		}
 	}
 }
 
 // remove deletes c, whose flowHash is h.
 func (x *flowIndex) remove(h uint64, c *conn) {
-	i := h & x.mask
+	i := uint64(tagOf(h)) & x.mask
 	for x.conns[i] != c {
 		if x.tags[i] == 0 {
 			return // not indexed
@@ -129,7 +135,7 @@ func (x *flowIndex) remove(h uint64, c *conn) {
 	// (hole, j]: it would otherwise become unreachable.
 	hole := i
 	for j := (i + 1) & x.mask; x.tags[j] != 0; j = (j + 1) & x.mask {
-		home := x.conns[j].hash() & x.mask
+		home := uint64(x.tags[j]) & x.mask
 		if (j-home)&x.mask >= (j-hole)&x.mask {
 			x.tags[hole], x.conns[hole] = x.tags[j], x.conns[j]
 			hole = j

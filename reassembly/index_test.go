@@ -107,7 +107,7 @@ func TestIndexSpreadsRegularTuples(t *testing.T) {
 	total := uint64(0)
 	for i, c := range x.conns {
 		if c != nil {
-			total += (uint64(i) - c.hash()) & x.mask
+			total += (uint64(i) - uint64(tagOf(c.hash()))) & x.mask
 		}
 	}
 	// Linear probing at the table's load (at most 3/4) averages about 1.5
