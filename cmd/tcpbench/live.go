@@ -10,9 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -70,7 +72,8 @@ func parseLiveFlags(args []string, stderr io.Writer) (liveParams, error) {
 type liveRow struct {
 	target float64
 	sent   floodResult
-	caps   []capResult // tcpdump, then tcpaudit
+	genCPU time.Duration // used by this process, the generators, in the kernel too
+	caps   []capResult   // tcpdump, then tcpaudit
 }
 
 // capResult is one capture's counters and the CPU it used while the
@@ -134,7 +137,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	printLiveTable(stdout, rows, p.markdown)
 	fmt.Fprintln(stdout, "lo pkt/s: lo's own packet counter over the step (all traffic on lo, ours nearly all of it)")
 	fmt.Fprintln(stdout, "dropped: by the kernel and the interface, as libpcap counts them on lo: each packet twice (out and in); the share is of the packets lost")
-	fmt.Fprintf(stdout, "CPU: share of one core, used during the step and the %s after it, over the step's length\n", captureSettle)
+	fmt.Fprintf(stdout, "CPU: share of one core over the step's length (%d cores here); the captures' includes the %s after it\n", runtime.NumCPU(), captureSettle)
 	for _, r := range rows {
 		if r.sent.failed > 0 {
 			fmt.Fprintf(stdout, "at %s packets/s, %d pool connections failed\n", formatRate(r.target), r.sent.failed)
@@ -178,11 +181,12 @@ func liveStep(ctx context.Context, f *flood, p liveParams, target float64, tcpau
 	for i, c := range caps {
 		cpu0[i] = c.cpu()
 	}
+	gen0 := selfCPU()
 	sent, err := f.run(ctx, p.gen, target, p.step)
 	if err != nil {
 		return row, err
 	}
-	row.sent = sent
+	row.sent, row.genCPU = sent, selfCPU()-gen0
 	if ctx.Err() != nil {
 		return row, ctx.Err()
 	}
@@ -296,6 +300,17 @@ func (c *capProc) cpu() time.Duration {
 	return time.Duration(ut+st) * (time.Second / 100)
 }
 
+// selfCPU is the CPU time this process has used, user and system: the
+// kernel's work on the packets it sends, their answers included, is done
+// in its system calls and counted here.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // captureStopLimit bounds how long a stopped capture may take to print its
 // counters and exit: tcpaudit writes its report of every flow first.
 const captureStopLimit = 3 * time.Minute
@@ -334,7 +349,7 @@ func (c *capProc) kill() {
 
 // printLiveTable prints one line per rate.
 func printLiveTable(w io.Writer, rows []liveRow, markdown bool) {
-	header := []string{"target pkt/s", "generator", "lo pkt/s", "conns/s", "SYNs/s"}
+	header := []string{"target pkt/s", "generator", "lo pkt/s", "conns/s", "SYNs/s", "generator CPU"}
 	for _, name := range []string{"tcpdump", "tcpaudit"} {
 		header = append(header, name+" captured", name+" dropped", name+" CPU")
 	}
@@ -347,6 +362,7 @@ func printLiveTable(w io.Writer, rows []liveRow, markdown bool) {
 			fmt.Sprintf("%.0f", r.sent.rate()),
 			fmt.Sprintf("%.0f", float64(r.sent.conns)/secs),
 			fmt.Sprintf("%.0f", float64(r.sent.syns)/secs),
+			fmt.Sprintf("%.0f%%", 100*r.genCPU.Seconds()/secs),
 		}
 		for _, c := range r.caps {
 			l = append(l,
