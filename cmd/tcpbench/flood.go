@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -170,18 +171,22 @@ const floodTick = time.Millisecond
 // has room, and in mixed mode the crafted SYNs make up the rest.
 func (f *flood) run(ctx context.Context, gen string, target float64, d time.Duration) (floodResult, error) {
 	var r floodResult
+	lo0, err := f.loPackets()
+	if err != nil {
+		return r, err
+	}
 	var conns, failed, inFlight, syns, synBudget atomic.Int64
 	tokens := make(chan struct{}, f.workers)
 	var wg sync.WaitGroup
 	usePool := gen != genSYN
 	useSYN := gen != genConn
 	if usePool {
-		d := net.Dialer{Timeout: time.Second}
+		dialer := net.Dialer{Timeout: time.Second}
 		for range f.workers {
 			wg.Go(func() {
 				for range tokens {
 					inFlight.Add(1)
-					if f.connect(&d) {
+					if f.connect(&dialer) {
 						conns.Add(1)
 					} else {
 						failed.Add(1)
@@ -202,8 +207,7 @@ func (f *flood) run(ctx context.Context, gen string, target float64, d time.Dura
 	for range senders {
 		wg.Go(func() {
 			for {
-				n := synBudget.Add(-1)
-				if n < 0 {
+				if synBudget.Add(-1) < 0 {
 					synBudget.Add(1)
 					select {
 					case <-wake:
@@ -217,21 +221,10 @@ func (f *flood) run(ctx context.Context, gen string, target float64, d time.Dura
 					return
 				}
 				syns.Add(1)
-				if n%256 == 0 {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-				}
 			}
 		})
 	}
 
-	lo0, err := f.loPackets()
-	if err != nil {
-		return r, err
-	}
 	start := time.Now()
 	tick := time.NewTicker(floodTick)
 	for {
@@ -242,9 +235,9 @@ func (f *flood) run(ctx context.Context, gen string, target float64, d time.Dura
 			now, d = time.Now(), 0 // ends the run now
 		}
 		elapsed := now.Sub(start)
-		lo, err := f.loPackets()
-		if err != nil {
-			return r, err
+		var lo uint64
+		if lo, err = f.loPackets(); err != nil {
+			break
 		}
 		if elapsed >= d {
 			// The rate is what lo carried in the window: the packets of
@@ -276,8 +269,9 @@ func (f *flood) run(ctx context.Context, gen string, target float64, d time.Dura
 		}
 	}
 	tick.Stop()
-	// Connections under way finish (their packets count), queued ones and
-	// the SYN budget left are dropped.
+	// Connections under way finish, so that nothing of this run goes on
+	// into the next; queued ones and the SYN budget left are dropped.
+	synBudget.Store(0)
 drain:
 	for {
 		select {
@@ -290,7 +284,7 @@ drain:
 	close(stop)
 	wg.Wait()
 	r.conns, r.failed, r.syns = uint64(conns.Load()), uint64(failed.Load()), uint64(syns.Load())
-	return r, synErr
+	return r, cmp.Or(err, synErr)
 }
 
 // connect makes one pool connection: connect, send, close.
