@@ -7,7 +7,7 @@ GO      ?= go
 BIN     := bin/tcpaudit
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test-deps demo test vet bench clean fuzz fuzz-smoke
+.PHONY: all build deps test-deps demo test vet bench bench-live clean fuzz fuzz-smoke
 
 all: build
 
@@ -72,6 +72,19 @@ fuzz:
 bench: build
 	$(GO) run ./cmd/tcpbench $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture ./reassembly ./report
+
+# Live keep-up: tcpdump -w /dev/null and tcpaudit capture the same loopback
+# connection flood, one pair per rate, stepping the rate up; each says what
+# libpcap counted (captured, dropped). Needs root and tcpdump, and skips
+# without them. LIVEFLAGS: e.g. -rates 50k,100k -step 5s -gen syn.
+bench-live: deps
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "bench-live: skipped: needs root (packet capture on lo, raw socket for SYNs)"; \
+	elif ! command -v tcpdump >/dev/null; then \
+		echo "bench-live: skipped: tcpdump is not installed (make test-deps installs it)"; \
+	else \
+		$(GO) run ./cmd/tcpbench live $(LIVEFLAGS); \
+	fi
 
 clean:
 	rm -rf bin

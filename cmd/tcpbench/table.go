@@ -69,6 +69,11 @@ func printTable(w io.Writer, rows []row, cs captureSize, markdown bool) {
 		}
 		lines = append(lines, l)
 	}
+	printGrid(w, header, lines, markdown)
+}
+
+// printGrid prints a table aligned with spaces, or as Markdown.
+func printGrid(w io.Writer, header []string, lines [][]string, markdown bool) {
 	if markdown {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(header, " | "))
 		fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(header)))
