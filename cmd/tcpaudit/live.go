@@ -25,9 +25,10 @@ import (
 // in the report, with its last state).
 const liveIdleTimeout = time.Hour
 
-// liveDrain is how long a capture stopped by a signal keeps reading the
-// packets already queued in the kernel: a little more than one poll
-// interval, so that whatever was queued at Ctrl-C is read.
+// liveDrain is how long a capture stopped by a signal or --duration keeps
+// reading the packets already queued in the kernel: a little more than one
+// poll interval, after which the kernel hands over its last, partly filled
+// block, so that whatever was queued at the stop is read.
 const liveDrain = capture.DefaultPoll + 50*time.Millisecond
 
 // liveClockLag is how far behind the wall clock a quiet live capture moves
@@ -166,9 +167,9 @@ func runLive(o *options, stdout, stderr io.Writer) int {
 		return !deadline.IsZero() && !now.Before(deadline)
 	})
 
-	if stopping.Load() {
-		// Packets that reached the kernel before Ctrl-C belong in the
-		// report: read what is already queued, briefly.
+	if stopping.Load() || !deadline.IsZero() && !time.Now().Before(deadline) {
+		// Packets that reached the kernel before Ctrl-C or the deadline
+		// belong in the report: read what is already queued, briefly.
 		drainUntil := time.Now().Add(liveDrain)
 		if err := a.feed(func() bool { return !time.Now().Before(drainUntil) }); err != nil && readErr == nil {
 			readErr = err
