@@ -64,6 +64,7 @@ type conn struct {
 	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
 	roles         roleReason
 	list          listID // the recency list it is on
+	noLadder      bool   // Config.NoLadders
 
 	// odd holds what only unusual flows need; nil until the first such
 	// event, so that the common flow does not carry it (issue 5).

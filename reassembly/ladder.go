@@ -258,6 +258,9 @@ func (f *Flow) SetLadder(steps []LadderStep, omitted uint64) {
 // before add updates c.last and c.lastIndex, which are the previous
 // packet's.
 func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
+	if c.noLadder {
+		return
+	}
 	r := lrec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
 		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}
 	c.ladder.add(&r, c.last, c.lastIndex)

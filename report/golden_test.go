@@ -170,3 +170,20 @@ func TestStream(t *testing.T) {
 		}
 	}
 }
+
+// DrawsLadders must name exactly the formats whose output depends on the
+// flows' ladders: the command skips recording ladders for the others
+// (reassembly.Config.NoLadders), which must change nothing they write.
+func TestDrawsLadders(t *testing.T) {
+	for _, format := range Formats() {
+		with := render(t, format, fixture())
+		bare := fixture()
+		for _, f := range bare.Flows {
+			f.SetLadder(nil, 0)
+		}
+		without := render(t, format, bare)
+		if drawn := !bytes.Equal(with, without); drawn != DrawsLadders(format) {
+			t.Errorf("%s: output depends on ladders: %v; DrawsLadders says %v", format, drawn, DrawsLadders(format))
+		}
+	}
+}

@@ -58,6 +58,11 @@ var formats = []struct {
 	{"zeek", func(w io.Writer) writer { return streamed{newZeek(w)} }, newZeek},
 }
 
+// DrawsLadders reports whether the named format draws packet ladders
+// (Flow.Ladder): when it does not, the flow table need not record them
+// (reassembly.Config.NoLadders).
+func DrawsLadders(format string) bool { return format == "md" || format == "html" }
+
 // Formats lists the format names Write accepts, the default first.
 func Formats() []string {
 	names := make([]string, len(formats))

@@ -108,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	o.inputs = append(reads, fs.Args()...)
+	o.cfg.NoLadders = !report.DrawsLadders(o.format)
 	return o, o.validate()
 }
 
