@@ -59,12 +59,11 @@ func (c *conn) finished() bool {
 	return true
 }
 
-// finalize classifies the flow as of instant at and fills in everything
-// the Flow reports. finishedBy says why the flow left the table early
-// ("" when it did not), for Notes.
-func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
-	c.f = c.flow()
-	f := c.f
+// finalize classifies the flow as of instant at and returns the Flow,
+// with everything it reports. finishedBy says why the flow left the table
+// early ("" when it did not), for Notes.
+func (c *conn) finalize(at int64, cfg *Config, finishedBy string) *Flow {
+	f := c.flow()
 	for side := range c.ends {
 		e := &c.ends[side]
 		if e.state == TimeWait && at-c.timeWaitSince() >= int64(cfg.TimeWait) {
@@ -79,8 +78,8 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
 		// connection (its SYN queue never kept it, or it never got it).
 		f.Ends[Server].State = Closed
 	}
-	f.Verdict, f.Reason = c.verdict(at, cfg)
-	c.notes(at)
+	f.Verdict, f.Reason = c.verdict(f, at, cfg)
+	c.notes(f, at)
 	if finishedBy != "" {
 		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
@@ -89,8 +88,9 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) {
 		f.ConnState, f.History = recs[0].ConnState, recs[0].History
 		f.Zeek = recs
 	}
-	c.buildLadder()
-	c.handTimeline()
+	c.buildLadder(f)
+	c.handTimeline(f)
+	return f
 }
 
 func (c *conn) handshake() Handshake {
@@ -116,11 +116,9 @@ func (c *conn) handshake() Handshake {
 // at, without finalizing it. Whatever it sets in the Flow on the way
 // (Handshake, ResetBy), finalize sets again.
 func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
-	c.f = c.flow() // a tracked flow has none; this one is dropped
-	c.f.Handshake = c.handshake()
-	v, why := c.verdict(at, cfg)
-	c.f = nil
-	return v, why
+	f := c.flow() // dropped afterwards
+	f.Handshake = c.handshake()
+	return c.verdict(f, at, cfg)
 }
 
 // verdict gives the flow's one verdict and its evidence, as of instant at.
@@ -128,8 +126,7 @@ func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
 // half_open when it answered retransmissions into silence, else reset),
 // then the handshake failures, then a side transmitting into silence, then
 // the FIN exchange, and an established flow is open.
-func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
-	f := c.f
+func (c *conn) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	if rst := &c.oddities().rst; rst.accepted {
 		by, peer := rst.by, rst.by.Reverse()
@@ -159,7 +156,9 @@ func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
 		}
 		syns := "1 SYN" // "over 0 µs" would say nothing
 		if n := f.Client().SYNs; n != 1 {
-			syns = fmt.Sprintf("%d SYNs over %s", n, fmtDur(cl.last-cl.first))
+			// The client's first SYN began the flow: a SYN joins no
+			// flow begun by anything else (startsNew).
+			syns = fmt.Sprintf("%d SYNs over %s", n, fmtDur(cl.last-c.first))
 		}
 		return SynUnanswered, syns + ", " + reply
 	case HandshakeSynAckUnacked:
@@ -168,7 +167,7 @@ func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
 				f.Server().SYNs, plural(f.Server().SYNs), fmtDur(sv.last-c.synAckTime))
 		}
 	}
-	if v, why, ok := c.halfOpen(at, cfg); ok {
+	if v, why, ok := c.halfOpen(f, at, cfg); ok {
 		return v, why
 	}
 	cf, sf := cl.finSent, sv.finSent
@@ -215,7 +214,7 @@ func (c *conn) verdict(at int64, cfg *Config) (Verdict, string) {
 // probes, repeated FINs) while its peer has been silent longer than the
 // stall timeout, up to at. A side stuck in LAST_ACK or CLOSING is left to
 // unacked_fin: its peer closed first, so its silence is expected.
-func (c *conn) halfOpen(at int64, cfg *Config) (Verdict, string, bool) {
+func (c *conn) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) {
 	for _, side := range [...]Side{Client, Server} {
 		x, p := &c.ends[side], &c.ends[side.Reverse()]
 		if x.runRepeats == 0 || x.state == LastAck || x.state == Closing || x.state == Closed {
@@ -236,7 +235,7 @@ func (c *conn) halfOpen(at int64, cfg *Config) (Verdict, string, bool) {
 			continue
 		}
 		what := "retransmitted"
-		if c.f.Ends[side].KeepAlives+c.f.Ends[side].ZeroWindowProbes >= uint64(x.runRepeats) {
+		if f.Ends[side].KeepAlives+f.Ends[side].ZeroWindowProbes >= uint64(x.runRepeats) {
 			what = "probed"
 		}
 		why := fmt.Sprintf("%s silent %s; %s %s %d time%s into the silence",
@@ -251,8 +250,8 @@ func (c *conn) halfOpen(at int64, cfg *Config) (Verdict, string, bool) {
 }
 
 // notes adds the observations the verdict does not need.
-func (c *conn) notes(at int64) {
-	f, x := c.f, c.oddities()
+func (c *conn) notes(f *Flow, at int64) {
+	x := c.oddities()
 	add := func(format string, args ...any) { f.Notes = append(f.Notes, fmt.Sprintf(format, args...)) }
 	if f.RolesInferred {
 		add("no SYN captured: client and server inferred from the %s", f.RoleReason)

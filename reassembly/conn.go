@@ -17,21 +17,22 @@ import (
 // happen at the wire time of the packet. The approximation is off by at most
 // one one-way delay, the capture point's distance to each host.
 //
-// One conn is allocated per open flow, in the runtime's 1024-byte size
-// class (TestConnFitsItsSizeClass), and no Flow until it ends (see f): it
-// keeps no copy of its map key (see key) nor of the addresses in its Zeek
-// records, nothing only its end needs (why it finished: finalize), and what only unusual flows need (oddities,
-// sequence holes, Zeek records ended early) is allocated at the first such
-// event; its small fields are grouped so that none is padded.
+// One conn is allocated per open flow, in the runtime's 640-byte size
+// class (TestConnFitsItsSizeClass), and no Flow until it ends (finalize
+// builds it): it keeps no key for the index (see hash) nor the addresses
+// in its Zeek records, nothing only its end needs (why it finished), and
+// what only unusual flows need (oddities, sequence holes, Zeek records
+// ended early, the ladder when no report draws one) is allocated at the
+// first such event; its small fields are grouped so that none is padded.
 type conn struct {
-	// f is the Flow handed out, built by finalize from what follows: a
-	// tracked flow has none, which saves its 576 bytes (issue 5).
-	f *Flow
 	// addr and ep are the Flow's Ends while the flow is tracked: their
 	// addresses, and the counters most flows need (oddities has the rest;
 	// endTrack the ISNs).
 	addr flowAddrs
 	ep   [2]endCounts
+	// flags counts SYNs, FINs and RSTs per end, apart from ep so that
+	// neither is padded.
+	flags [2]flagCounts
 	// id, firstIndex, lastIndex, rtt and roles are the Flow's ID,
 	// FirstIndex, LastIndex, RTT and RoleReason; first is its FirstSeen.
 	id, firstIndex, lastIndex uint64
@@ -49,8 +50,10 @@ type conn struct {
 	// Links of the table's recency list (see list.go).
 	prev, next *conn
 
-	// ladder is the Flow's ladder while the flow is tracked (ladder.go).
-	ladder ladder
+	// ladder is the Flow's ladder while the flow is tracked (ladder.go),
+	// allocated at its first packet unless Config.NoLadders: a conn
+	// carries 8 bytes for it, not 40, when no report draws ladders.
+	ladder *ladder
 
 	synAckTime    int64
 	synAckSeen    bool
@@ -156,11 +159,11 @@ type oddities struct {
 
 // endCounts are the counters of an Endpoint every flow needs, named as
 // there.
-type endCounts struct {
-	Packets, Bytes, WireBytes uint64
-	// Flag counts are 32 bits (saturating, see bump): 12 bytes per end.
-	SYNs, FINs, RSTs uint32
-}
+type endCounts struct{ Packets, Bytes, WireBytes uint64 }
+
+// flagCounts count an end's SYNs, FINs and RSTs, named as in Endpoint, in
+// 32 bits (saturating, see bump): 12 bytes per end.
+type flagCounts struct{ SYNs, FINs, RSTs uint32 }
 
 // bump adds one to a counter, which stays at its maximum rather than wrap.
 func bump(n *uint32) {
@@ -277,10 +280,10 @@ func (c *conn) flow() *Flow {
 		RTT: time.Duration(c.rtt), ActiveCloser: c.activeCloser}
 	x := c.oddities()
 	for side := range f.Ends {
-		e, n, r, tr := &f.Ends[side], &c.ep[side], &x.ends[side], &c.ends[side]
+		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
 		e.Addr, e.ISN, e.SawSYN = c.addr.get(Side(side)), uint32(tr.isn), tr.sawSYN
 		e.Packets, e.Bytes, e.WireBytes = n.Packets, n.Bytes, n.WireBytes
-		e.SYNs, e.FINs, e.RSTs = uint64(n.SYNs), uint64(n.FINs), uint64(n.RSTs)
+		e.SYNs, e.FINs, e.RSTs = uint64(fl.SYNs), uint64(fl.FINs), uint64(fl.RSTs)
 		e.Retransmits, e.KeepAlives, e.ZeroWindowProbes = r.Retransmits, r.KeepAlives, r.ZeroWindowProbes
 		e.Duplicates, e.OutOfOrder = r.Duplicates, r.OutOfOrder
 	}
@@ -292,12 +295,11 @@ func (c *conn) flow() *Flow {
 
 // handTimeline converts the tracked transitions into the Flow's Timeline,
 // once the flow is finished.
-func (c *conn) handTimeline() {
+func (c *conn) handTimeline(f *Flow) {
 	n := 0
 	for b := c.timeline; len(b) > 0; n++ {
 		_, b = readTransition(b, c.first)
 	}
-	f := c.f
 	f.Timeline = make([]Transition, n)
 	for i, b := 0, c.timeline; len(b) > 0; i++ {
 		f.Timeline[i], b = readTransition(b, c.first)
@@ -318,15 +320,15 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 	ep.Packets++
 	ep.Bytes += uint64(seg.PayloadLen)
 	ep.WireBytes += uint64(seg.WireLen)
-	fl := seg.Flags
+	fl, n := seg.Flags, &c.flags[from]
 	if fl.Has(capture.SYN) {
-		bump(&ep.SYNs)
+		bump(&n.SYNs)
 	}
 	if fl.Has(capture.FIN) {
-		bump(&ep.FINs)
+		bump(&n.FINs)
 	}
 	if fl.Has(capture.RST) {
-		bump(&ep.RSTs)
+		bump(&n.RSTs)
 	}
 	c.recordLadder(seg, from, t)
 	c.zeek.add(seg, from, t, c.firstIndex, &c.addr)

@@ -67,10 +67,10 @@ type endTrack struct {
 	// Fields are ordered by size, so that no padding is kept per flow
 	// (two endTracks per open flow: issue 5).
 
-	finTime     int64
-	finAckTime  int64
-	first, last int64 // times of the first and last packet this end sent
-	synTime     int64 // time of the latest SYN (or SYN-ACK) this end sent
+	finTime    int64
+	finAckTime int64
+	last       int64 // time of the last packet this end sent
+	synTime    int64 // time of the latest SYN (or SYN-ACK) this end sent
 
 	lastSig signature
 	// holes are allocated at the first jump ahead, which most ends never
@@ -221,10 +221,7 @@ func (s *endTrack) isDuplicate(seg *capture.Segment, t int64) bool {
 
 // sentAt records that this end sent a packet at t.
 func (s *endTrack) sentAt(t int64) {
-	if !s.seen {
-		s.seen, s.first = true, t
-	}
-	s.last = t
+	s.seen, s.last = true, t
 }
 
 // echoOK reports whether a segment sent to this end echoes a timestamp this

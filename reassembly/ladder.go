@@ -261,13 +261,19 @@ func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
 	if c.noLadder {
 		return
 	}
+	if c.ladder == nil {
+		c.ladder = new(ladder)
+	}
 	r := lrec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
 		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}
 	c.ladder.add(&r, c.last, c.lastIndex)
 }
 
-// buildLadder hands the ladder to the Flow.
-func (c *conn) buildLadder() {
-	c.f.ladder, c.f.LadderOmitted = c.ladder.flow(c.ep[Client].Packets + c.ep[Server].Packets)
-	c.ladder = ladder{}
+// buildLadder hands the ladder, if one was recorded, to the Flow.
+func (c *conn) buildLadder(f *Flow) {
+	if c.ladder == nil {
+		return
+	}
+	f.ladder, f.LadderOmitted = c.ladder.flow(c.ep[Client].Packets + c.ep[Server].Packets)
+	c.ladder = nil
 }

@@ -256,8 +256,8 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 		}
 		// The flows travel in items, with the event they end at.
 		sh.table = NewTable(cfg, func(*Flow) {})
-		sh.table.order = func(c *conn, ev flowEvent, key int64) {
-			sh.items = append(sh.items, shardItem{f: c.f, c: c, first: c.firstIndex, last: c.lastIndex, ev: ev, key: key})
+		sh.table.order = func(c *conn, f *Flow, ev flowEvent, key int64) {
+			sh.items = append(sh.items, shardItem{f: f, c: c, first: c.firstIndex, last: c.lastIndex, ev: ev, key: key})
 		}
 		sh.table.census.forward = func(e *stateChange) { sh.changes = append(sh.changes, *e) }
 		s.shards[i] = sh

@@ -5,20 +5,22 @@ import (
 	"unsafe"
 )
 
-// A conn is allocated for every open flow, in the runtime's 1024-byte size
+// A conn is allocated for every open flow, in the runtime's 640-byte size
 // class, with its 8-byte allocation header (objects over 512 bytes that
-// hold pointers have one); one field too many would move it to the
-// 1152-byte class and cost every open flow 128 bytes (issue 5's memory per
-// flow). Fields are ordered by size in conn, endTrack, signature, rstInfo,
-// zEnd and zRecord for this; a tracked flow has no Flow (conn keeps what
-// the Flow needs, which finalize copies); conn keeps no copy of its map key,
-// the Zeek records none of the addresses, and what only unusual flows need
-// (oddities, with the counters of retransmissions and the like, sequence
-// holes, Zeek records ended early) is allocated at the first such event.
-// A field that must be added needs room made elsewhere, or belongs in
-// oddities if it is rare.
+// hold pointers have one); one byte too many would move it to the
+// 704-byte class and cost every open flow 64 bytes (issue 5's memory per
+// flow; it was in the 1024-byte class). Fields are ordered by size in
+// conn, endTrack, zEnd and zRecord for this; a tracked flow has no Flow
+// (conn keeps what the Flow needs, which finalize copies); the index keeps
+// no key (the conn's addresses are its key, kept without netip's
+// pointers), the Zeek records none of the addresses, the ladder is a
+// pointer (none when no report draws ladders), and what only unusual flows
+// need (oddities, with the RST that ended the flow and the counters of
+// retransmissions and the like, sequence holes, Zeek records ended early)
+// is allocated at the first such event. A field that must be added needs
+// room made elsewhere, or belongs in oddities if it is rare.
 func TestConnFitsItsSizeClass(t *testing.T) {
-	const sizeClass, header = 1024, 8
+	const sizeClass, header = 640, 8
 	if n := unsafe.Sizeof(conn{}); n+header > sizeClass {
 		t.Errorf("a conn is %d bytes, over the %d-byte size class (endTrack %d, zeekTracker %d)",
 			n, sizeClass, unsafe.Sizeof(endTrack{}), unsafe.Sizeof(zeekTracker{}))

@@ -56,7 +56,7 @@ type Table struct {
 	// it is emitted, why it ends: a Sharded's shard reports both so that
 	// the flows of all shards are numbered and emitted in this table's
 	// order (see Sharded).
-	order func(c *conn, ev flowEvent, key int64)
+	order func(c *conn, f *Flow, ev flowEvent, key int64)
 }
 
 // flowEvent is what Table.order is told about a flow.
@@ -301,7 +301,7 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) *conn {
 	t.flows.insert(h, c)
 	t.active.pushBack(c)
 	if t.order != nil {
-		t.order(c, flowBegun, 0)
+		t.order(c, nil, flowBegun, 0)
 	}
 	t.stats.Total++
 	return c
@@ -331,13 +331,13 @@ func (t *Table) finish(c *conn, at int64, why string, ev flowEvent, key int64) {
 		t.recent = nil
 	}
 	t.list(c).remove(c)
-	c.finalize(at, &t.cfg, why)
+	f := c.finalize(at, &t.cfg, why)
 	t.stats.Emitted++
-	t.census.flowDone(c.f)
+	t.census.flowDone(f)
 	if t.order != nil {
-		t.order(c, ev, key)
+		t.order(c, f, ev, key)
 	}
-	t.emit(c.f)
+	t.emit(f)
 }
 
 // roles picks client and server from a flow's first segment: the SYN's

@@ -24,9 +24,9 @@ func TestTimelineRoundTrip(t *testing.T) {
 			want = append(want, Transition{Time: nanoTime(first + since), Side: side, State: st})
 		}
 	}
-	c.f = new(Flow)
-	c.handTimeline()
-	if got := c.f.Timeline; !slices.Equal(got, want) || len(got) != cap(got) {
+	f := new(Flow)
+	c.handTimeline(f)
+	if got := f.Timeline; !slices.Equal(got, want) || len(got) != cap(got) {
 		t.Errorf("timeline (len %d, cap %d):\n got %v\nwant %v", len(got), cap(got), got, want)
 	}
 }

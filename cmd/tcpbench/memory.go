@@ -23,26 +23,34 @@ func heapAfterGC() uint64 {
 
 // perFlow measures the heap held per concurrently open flow: n connections
 // complete their handshakes and exchange data, none closes, and the table
-// holds all of them at once.
+// holds all of them at once; once as the command keeps them for text,
+// json, csv and zeek reports, once with the ladders md and html draw.
 func perFlow(w io.Writer, n int) {
-	before := heapAfterGC()
-	t := reassembly.NewTable(reassembly.DefaultConfig(), func(*reassembly.Flow) {})
-	s := segsynth.New(segsynth.Config{
-		Conns: n, Concurrency: n, GapNanos: 1000, Seed: 1,
-		Mix: mix(segsynth.Open), DataSegments: 2,
-	})
-	var seg capture.Segment
-	for s.Next(&seg) {
-		t.Add(&seg)
+	for _, c := range []struct {
+		formats   string
+		noLadders bool
+	}{{"text, json, csv, zeek", true}, {"md, html (ladders)", false}} {
+		cfg := reassembly.DefaultConfig()
+		cfg.NoLadders = c.noLadders
+		before := heapAfterGC()
+		t := reassembly.NewTable(cfg, func(*reassembly.Flow) {})
+		s := segsynth.New(segsynth.Config{
+			Conns: n, Concurrency: n, GapNanos: 1000, Seed: 1,
+			Mix: mix(segsynth.Open), DataSegments: 2,
+		})
+		var seg capture.Segment
+		for s.Next(&seg) {
+			t.Add(&seg)
+		}
+		held := heapAfterGC() - before
+		fmt.Fprintf(w, "memory per open flow, %s: %d flows open at once hold %.0f MB: %d bytes per flow (target 400)\n",
+			c.formats, n, float64(held)/1e6, held/uint64(n))
+		runtime.KeepAlive(t)
 	}
-	held := heapAfterGC() - before
-	fmt.Fprintf(w, "memory per open flow: %d flows open at once hold %.0f MB: %d bytes per flow (target 400)\n",
-		n, float64(held)/1e6, held/uint64(n))
 	// An open flow holds only tracking state: the Flow result (Sizeof
 	// below) is built when the flow is handed out.
 	fmt.Fprintf(w, "  all of it tracking state; the %d-byte Flow result is built only when a flow ends\n",
 		unsafe.Sizeof(reassembly.Flow{}))
-	runtime.KeepAlive(t)
 }
 
 // mix weights a single ending.
