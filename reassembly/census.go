@@ -234,8 +234,7 @@ type census struct {
 	// TIME_WAIT at most once per flow, so the rare exception is all that
 	// needs a map, not every TIME_WAIT.
 	left map[endKey]struct{}
-	fifo []expiry
-	head int
+	fifo ring[expiry]
 
 	series seriesTally
 	result *Census
@@ -365,14 +364,8 @@ func (cs *census) host(a netip.Addr) *hostTally {
 // advance applies the TIME_WAIT expiries due by t and takes the snapshot
 // once time passes the chosen instant.
 func (cs *census) advance(t int64) {
-	for cs.head < len(cs.fifo) && cs.fifo[cs.head].at <= t {
-		x := cs.fifo[cs.head]
-		cs.fifo[cs.head] = expiry{}
-		cs.head++
-		if cs.head > 1024 && cs.head*2 > len(cs.fifo) {
-			cs.fifo = append(cs.fifo[:0], cs.fifo[cs.head:]...)
-			cs.head = 0
-		}
+	for cs.fifo.len() > 0 && cs.fifo.front().at <= t {
+		x := cs.fifo.pop()
 		if len(cs.left) > 0 {
 			k := endKey{x.ev.flow, x.ev.side}
 			if _, gone := cs.left[k]; gone {
@@ -443,7 +436,7 @@ func (cs *census) step(e *stateChange, byTimer bool) {
 	cs.series.record(cs, h, e.host(), e.to, e.t)
 	switch {
 	case e.to == TimeWait:
-		cs.fifo = append(cs.fifo, expiry{at: e.t + cs.tw, ev: *e})
+		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e})
 		cs.pressure(e, +1)
 	case e.from == TimeWait:
 		if !byTimer {
