@@ -150,25 +150,23 @@ type Instant struct {
 func (i Instant) set() bool { return i.Relative || !i.Time.IsZero() }
 
 // stateChange is one endpoint entering a state, as the census applies it.
+// It holds no pointer: changes travel from shards in slices and wait out
+// TIME_WAIT in the census's ring by the hundred thousand, which the
+// garbage collector then need not scan.
 type stateChange struct {
 	// seq is the capture index of the segment that caused it: the order in
 	// which a single Table would have made the change.
 	seq  uint64
 	t    int64
 	flow uint64 // unique among the flows of the census
-	side Side
-	// host is the changing end; client and server name the flow.
-	client, server netip.AddrPort
-	from, to       State
+	// addrs are the flow's ends; side is the changing one.
+	addrs    flowAddrs
+	side     Side
+	from, to State
 }
 
 // host returns the changing end's address.
-func (e *stateChange) host() netip.Addr {
-	if e.side == Client {
-		return e.client.Addr()
-	}
-	return e.server.Addr()
-}
+func (e *stateChange) host() netip.Addr { return e.addrs.get(e.side).Addr() }
 
 type hostTally struct {
 	cur StateCounts
@@ -320,7 +318,7 @@ func (cs *census) change(c *conn, side Side, from, to State, t int64) {
 	// allocation per state change. Neither forward nor apply keeps it.
 	e := &cs.scratch
 	*e = stateChange{seq: cs.seq, t: t, flow: c.firstIndex, side: side,
-		client: c.addr.get(Client), server: c.addr.get(Server), from: from, to: to}
+		addrs: c.addr, from: from, to: to}
 	if cs.forward != nil {
 		cs.forward(e)
 		return
@@ -412,7 +410,7 @@ func (cs *census) step(e *stateChange, byTimer bool) {
 	// the hosts counted one by one are the first to appear, whichever end
 	// changes (a SYN flood's server changes no state).
 	if e.from == Unknown && e.side == Client {
-		cs.hostOf(e.flow, Server, e.server.Addr())
+		cs.hostOf(e.flow, Server, e.addrs.get(Server).Addr())
 	}
 	h := cs.hostOf(e.flow, e.side, e.host())
 	h.changes++
@@ -449,7 +447,7 @@ func (cs *census) step(e *stateChange, byTimer bool) {
 // pressure moves the TIME_WAIT load of e's client host and server
 // ip:port by delta, as report.TimeWaitPressure does from the Timelines.
 func (cs *census) pressure(e *stateChange, delta int32) {
-	k := pairKey{e.client.Addr(), e.server}
+	k := pairKey{e.addrs.get(Client).Addr(), e.addrs.get(Server)}
 	p := cs.pairs[k]
 	if p == nil {
 		if len(cs.pairs) >= MaxCensusHosts {
