@@ -15,6 +15,7 @@ import (
 type pcapReader struct {
 	*input
 	order   binary.ByteOrder
+	big     bool   // order is big-endian (see u32)
 	nanos   bool   // timestamps are nanoseconds rather than microseconds
 	extra   int    // bytes after the 16-byte record header (8 in Kuznetzov's format)
 	snaplen uint32 // as declared; 0 means "not stated"
@@ -34,7 +35,7 @@ func newPcapReader(in *input) (*pcapReader, error) {
 	}
 	switch magic := binary.BigEndian.Uint32(r.hdr[:4]); {
 	case magic == magicPcapMicro || magic == magicPcapNano || magic == magicPcapModified:
-		r.order = binary.BigEndian
+		r.order, r.big = binary.BigEndian, true
 	default:
 		r.order = binary.LittleEndian
 	}
@@ -59,6 +60,16 @@ func newPcapReader(in *input) (*pcapReader, error) {
 	return r, nil
 }
 
+// u32 reads a field of a record header in the file's byte order: a branch
+// the CPU predicts, where a call through binary.ByteOrder, an interface,
+// cost a fifth of reading a packet.
+func (r *pcapReader) u32(b []byte) uint32 {
+	if r.big {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
 // ReadPacket returns the next record. The data is a view into the read
 // buffer, valid until the next call: nothing is copied or allocated.
 func (r *pcapReader) ReadPacket() (packet, error) {
@@ -71,8 +82,7 @@ func (r *pcapReader) ReadPacket() (packet, error) {
 		}
 		return packet{}, r.readError(start, err, "packet record header", hlen, n)
 	}
-	sec, frac := r.order.Uint32(hdr[0:]), r.order.Uint32(hdr[4:])
-	caplen, wirelen := r.order.Uint32(hdr[8:]), r.order.Uint32(hdr[12:])
+	sec, frac, caplen, wirelen := r.u32(hdr[0:]), r.u32(hdr[4:]), r.u32(hdr[8:]), r.u32(hdr[12:])
 	if caplen > maxCaplen {
 		return packet{}, r.formatError(start, fmt.Errorf("packet record claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
 	}
