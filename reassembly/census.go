@@ -332,15 +332,24 @@ func (cs *census) flowDone(f *Flow) {
 	if cs.forward != nil {
 		return // the merging census counts the flows it delivers
 	}
-	c, s := f.Ends[Client].Addr.Addr(), f.Ends[Server].Addr.Addr()
-	for i, a := range [2]netip.Addr{c, s} {
-		if i == 1 && a == c {
+	cs.count(finishedFlow{f.Ends[Client].Addr.Addr(), f.Ends[Server].Addr.Addr(), f.Verdict})
+}
+
+// finishedFlow is what the census counts of a finished flow.
+type finishedFlow struct {
+	client, server netip.Addr
+	verdict        Verdict
+}
+
+func (cs *census) count(f finishedFlow) {
+	for i, a := range [2]netip.Addr{f.client, f.server} {
+		if i == 1 && a == f.client {
 			break
 		}
 		h := cs.host(a)
 		h.flows++
-		if int(f.Verdict) < len(h.verdicts) {
-			h.verdicts[f.Verdict]++
+		if int(f.verdict) < len(h.verdicts) {
+			h.verdicts[f.verdict]++
 		}
 	}
 }

@@ -54,7 +54,8 @@ import (
 // only records its changes, tagged with the capture index of the segment
 // that caused them, and sends them back with its finished flows after each
 // batch, with the index of the last segment it processed. The caller's
-// goroutine merges them into one census in index order, applying a change
+// goroutine passes them on to a goroutine of the census's own (merger.go),
+// which merges them into one census in index order, applying a change
 // only once no shard can still send an earlier one (every shard with
 // segments outstanding has processed past it). Partial batches are sent
 // at least every flushEvery segments, so that a quiet shard cannot hold
@@ -71,11 +72,17 @@ type Sharded struct {
 	// out carries finished flows and state changes from the workers to the
 	// caller.
 	out chan shardReport
-	// census is the state census of all shards, merged on the caller's
-	// goroutine; added counts the segments added, for flushEvery.
-	census *census
-	added  uint64
-	wall   int64 // latest Advance
+	// census is the state census of all shards, which merger keeps on its
+	// own goroutine from what the caller sends it: the first packet, the
+	// shards' changes with how far they may be applied, and the flows
+	// emitted (done, sent with the next delivery). added counts the
+	// segments added, for flushEvery.
+	census    *census
+	merger    *censusMerger
+	firstSent bool
+	done      []finishedFlow
+	added     uint64
+	wall      int64 // latest Advance
 	// servers are the ports seen answering a SYN, each announced once to
 	// every shard (batch.servers).
 	servers portSet
@@ -141,14 +148,12 @@ type shard struct {
 	// they are allocated once.
 	spare chan []stateChange
 
-	// On the caller's goroutine: queued counts the segments handed to the
-	// shard, processed those it reported done, lastDone is the capture
-	// index of the latest of them, and waiting[waitHead:] are the changes
-	// waiting for the merge.
+	// On the caller's goroutine: id is the shard's index, queued counts
+	// the segments handed to the shard, processed those it reported done,
+	// lastDone is the capture index of the latest of them.
+	id                int
 	queued, processed uint64
 	lastDone          uint64
-	waiting           []stateChange
-	waitHead          int
 	// caughtUp is the latest event the shard has processed and expired
 	// its flows at: it can only end flows at later events.
 	caughtUp uint64
@@ -242,9 +247,11 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 	}
 	s.out = make(chan shardReport, n*queueDepth)
 	s.census = newCensus(&cfg)
+	s.merger = newCensusMerger(s.census, n)
 	s.shards = make([]*shard, n)
 	for i := range s.shards {
 		sh := &shard{
+			id:    i,
 			in:    make(chan *batch, queueDepth),
 			free:  make(chan *batch, queueDepth+2),
 			spare: make(chan []stateChange, queueDepth+2),
@@ -322,7 +329,10 @@ func (s *Sharded) Add(seg *capture.Segment) {
 		s.single.Add(seg)
 		return
 	}
-	s.census.packet(seg.Index, seg.Time)
+	if !s.firstSent {
+		s.firstSent = true
+		s.merger.in <- mergeWork{first: true, index: seg.Index, firstTime: seg.Time}
+	}
 	h := flowHash(seg.Src, seg.Dst)
 	sh := s.shards[shardOf(h, len(s.shards))]
 	sh.queued++
@@ -398,21 +408,6 @@ func (s *Sharded) deliver(r shardReport) {
 	if r.segs > 0 {
 		sh.lastDone = r.last
 	}
-	if sh.waitHead > 0 && 2*sh.waitHead >= len(sh.waiting) {
-		// Move the live part down, so that the dead head does not grow
-		// the slice while the merge keeps some changes waiting.
-		n := copy(sh.waiting, sh.waiting[sh.waitHead:])
-		clear(sh.waiting[n:])
-		sh.waiting, sh.waitHead = sh.waiting[:n], 0
-	}
-	sh.waiting = append(sh.waiting, r.changes...)
-	if r.changes != nil {
-		select {
-		case sh.spare <- r.changes[:0]:
-		default:
-		}
-	}
-	s.merge()
 	// A flow settles in an earlier batch than the one that emits it, or
 	// in the same: its shard reports in order, so settled goes first.
 	for _, x := range r.settled {
@@ -423,6 +418,23 @@ func (s *Sharded) deliver(r shardReport) {
 		s.queue.push(s.place(it))
 	}
 	s.release()
+	if r.changes != nil || len(s.done) > 0 {
+		s.merger.in <- mergeWork{shard: sh.id, changes: r.changes, spare: sh.spare, bound: s.mergeBound(), done: s.done}
+		s.done = nil
+	}
+}
+
+// mergeBound is how far the census may apply the shards' changes: up to
+// the latest capture index every shard with segments outstanding has
+// processed, since their later changes can only come from later segments.
+func (s *Sharded) mergeBound() uint64 {
+	bound := uint64(noBound)
+	for _, sh := range s.shards {
+		if sh.queued != sh.processed {
+			bound = min(bound, sh.lastDone)
+		}
+	}
+	return bound
 }
 
 // place names the event at which a single Table would have numbered or
@@ -503,36 +515,8 @@ func (s *Sharded) hand(q queuedFlow) {
 	// one where begun comes first (flowEvent order): its number is known.
 	q.f.ID = s.ids[q.c]
 	delete(s.ids, q.c)
-	s.census.flowDone(q.f)
+	s.done = append(s.done, finishedFlow{q.f.Ends[Client].Addr.Addr(), q.f.Ends[Server].Addr.Addr(), q.f.Verdict})
 	s.emit(q.f)
-}
-
-// merge applies the waiting state changes in capture order, up to the
-// latest capture index every shard with segments outstanding has
-// processed: their later changes can only come from later segments.
-func (s *Sharded) merge() {
-	bound := uint64(math.MaxUint64)
-	for _, sh := range s.shards {
-		if sh.queued != sh.processed {
-			bound = min(bound, sh.lastDone)
-		}
-	}
-	for {
-		var next *shard
-		for _, sh := range s.shards {
-			if sh.waitHead < len(sh.waiting) && sh.waiting[sh.waitHead].seq <= bound &&
-				(next == nil || sh.waiting[sh.waitHead].seq < next.waiting[next.waitHead].seq) {
-				next = sh
-			}
-		}
-		if next == nil {
-			return
-		}
-		s.census.apply(&next.waiting[next.waitHead])
-		if next.waitHead++; next.waitHead == len(next.waiting) {
-			next.waiting, next.waitHead = next.waiting[:0], 0 // drained: reuse it
-		}
-	}
 }
 
 // flush sends every partial batch to its worker, and an empty one to a
@@ -686,7 +670,6 @@ func (s *Sharded) Close(endNanos int64) {
 	}
 	s.closed = true
 	s.stats = sumStats(per)
-	s.merge() // every shard is done: nothing waits any more
 	// What is left ends at Close, or at the next event, which is Close:
 	// Table emits it all by first packet.
 	for i := range s.queue {
@@ -696,7 +679,9 @@ func (s *Sharded) Close(endNanos int64) {
 	for len(s.queue) > 0 {
 		s.hand(s.queue.pop())
 	}
-	s.census.close(max(endNanos, s.now, s.wall))
+	s.merger.in <- mergeWork{bound: noBound, done: s.done, close: true, closeNanos: max(endNanos, s.now, s.wall)}
+	s.done = nil
+	<-s.merger.result
 }
 
 // SetCensusAt chooses the instant of Census.At, as Table.SetCensusAt does.
