@@ -252,19 +252,20 @@ type flowHosts struct {
 	tally [2]*hostTally
 }
 
-// hostOf returns the tally of one end's host of a flow. A flow changes
-// state about eight times in a burst, so a small cache by flow saves a map
-// lookup for most changes.
-func (cs *census) hostOf(flow uint64, side Side, a netip.Addr) *hostTally {
-	if flow == 0 {
-		return cs.host(a) // segments without capture indexes name no flow
+// hostOf returns the tally of the host at side of e's flow. A flow changes
+// state about eight times in a burst, so a small cache by flow saves the
+// address and the map lookup for most changes.
+func (cs *census) hostOf(e *stateChange, side Side) *hostTally {
+	if e.flow == 0 {
+		// Segments without capture indexes name no flow.
+		return cs.host(e.addrs.get(side).Addr())
 	}
-	r := &cs.recent[flow%recentFlows]
-	if r.flow != flow {
-		*r = flowHosts{flow: flow}
+	r := &cs.recent[e.flow%recentFlows]
+	if r.flow != e.flow {
+		*r = flowHosts{flow: e.flow}
 	}
 	if r.tally[side] == nil {
-		r.tally[side] = cs.host(a)
+		r.tally[side] = cs.host(e.addrs.get(side).Addr())
 	}
 	return r.tally[side]
 }
@@ -332,13 +333,17 @@ func (cs *census) flowDone(f *Flow) {
 	if cs.forward != nil {
 		return // the merging census counts the flows it delivers
 	}
-	cs.count(finishedFlow{f.Ends[Client].Addr.Addr(), f.Ends[Server].Addr.Addr(), f.Verdict})
+	cs.count(finishedOf(f))
 }
 
 // finishedFlow is what the census counts of a finished flow.
 type finishedFlow struct {
 	client, server netip.Addr
 	verdict        Verdict
+}
+
+func finishedOf(f *Flow) finishedFlow {
+	return finishedFlow{f.Ends[Client].Addr.Addr(), f.Ends[Server].Addr.Addr(), f.Verdict}
 }
 
 func (cs *census) count(f finishedFlow) {
@@ -419,9 +424,9 @@ func (cs *census) step(e *stateChange, byTimer bool) {
 	// the hosts counted one by one are the first to appear, whichever end
 	// changes (a SYN flood's server changes no state).
 	if e.from == Unknown && e.side == Client {
-		cs.hostOf(e.flow, Server, e.addrs.get(Server).Addr())
+		cs.hostOf(e, Server)
 	}
-	h := cs.hostOf(e.flow, e.side, e.host())
+	h := cs.hostOf(e, e.side)
 	h.changes++
 	cs.series.move(cs, e.t)
 	if counted(e.from) {
@@ -440,7 +445,7 @@ func (cs *census) step(e *stateChange, byTimer bool) {
 			}
 		}
 	}
-	cs.series.record(cs, h, e.host(), e.to, e.t)
+	cs.series.record(cs, h, e)
 	switch {
 	case e.to == TimeWait:
 		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e})
@@ -608,21 +613,22 @@ func (s *seriesTally) halve() {
 	s.step *= 2
 }
 
-// record notes that h (at addr) entered state to at t, after move(t). A
+// record notes that h, the host of e's changing end, entered e.to at e.t,
+// after move(e.t). A
 // host gets a series while there is room, or when it has changed state
 // more often than the quietest host with one, which it then replaces.
-func (s *seriesTally) record(cs *census, h *hostTally, addr netip.Addr, to State, t int64) {
+func (s *seriesTally) record(cs *census, h *hostTally, e *stateChange) {
 	if h == &cs.others {
 		return
 	}
 	if h.series == 0 {
-		if !s.admit(h, addr, t) {
+		if !s.admit(h, e.host(), e.t) {
 			return
 		}
 	}
 	sh := s.hosts[h.series-1]
 	cur := &sh.buckets[s.filled-1]
-	if counted(to) {
+	if to := e.to; counted(to) {
 		cur[to] = max(cur[to], h.cur[to])
 	}
 }

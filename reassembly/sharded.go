@@ -515,7 +515,7 @@ func (s *Sharded) hand(q queuedFlow) {
 	// one where begun comes first (flowEvent order): its number is known.
 	q.f.ID = s.ids[q.c]
 	delete(s.ids, q.c)
-	s.done = append(s.done, finishedFlow{q.f.Ends[Client].Addr.Addr(), q.f.Ends[Server].Addr.Addr(), q.f.Verdict})
+	s.done = append(s.done, finishedOf(q.f))
 	s.emit(q.f)
 }
 
