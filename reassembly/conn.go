@@ -50,9 +50,9 @@ type conn struct {
 	// Links of the table's recency list (see list.go).
 	prev, next *conn
 
-	// ladder is the Flow's ladder while the flow is tracked (ladder.go),
-	// allocated at its first packet unless Config.NoLadders: a conn
-	// carries 8 bytes for it, not 40, when no report draws ladders.
+	// ladder is the Flow's ladder while the flow is tracked (ladder.go);
+	// nil under Config.NoLadders, so that a conn carries 8 bytes for it,
+	// not 40, when no report draws ladders.
 	ladder *ladder
 
 	synAckTime    int64
@@ -67,7 +67,6 @@ type conn struct {
 	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
 	roles         roleReason
 	list          listID // the recency list it is on
-	noLadder      bool   // Config.NoLadders
 
 	// odd holds what only unusual flows need; nil until the first such
 	// event, so that the common flow does not carry it (issue 5).

@@ -254,15 +254,12 @@ func (f *Flow) SetLadder(steps []LadderStep, omitted uint64) {
 	f.LadderOmitted = omitted
 }
 
-// recordLadder adds a packet sent by from at t to the ladder; it comes
-// before add updates c.last and c.lastIndex, which are the previous
-// packet's.
+// recordLadder adds a packet sent by from at t to the ladder, if the flow
+// keeps one; it comes before add updates c.last and c.lastIndex, which are
+// the previous packet's.
 func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
-	if c.noLadder {
-		return
-	}
 	if c.ladder == nil {
-		c.ladder = new(ladder)
+		return // Config.NoLadders
 	}
 	r := lrec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
 		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}

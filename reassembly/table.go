@@ -290,7 +290,10 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) *conn {
 	t.nextID++
 	client, server, reason := t.roles(seg)
 	c := &conn{id: t.nextID, roles: reason, firstIndex: seg.Index,
-		first: ts, last: ts, census: t.census, noLadder: t.cfg.NoLadders}
+		first: ts, last: ts, census: t.census}
+	if !t.cfg.NoLadders {
+		c.ladder = new(ladder)
+	}
 	c.addr = addrsOf(client, server)
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
 	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
