@@ -22,10 +22,11 @@ const DefaultSnaplen = 256
 // returns ErrNoPacket, so that timers and signals are noticed promptly.
 const DefaultPoll = 100 * time.Millisecond
 
-// liveBufferSize is the kernel ring buffer asked of libpcap. 8 MiB holds
+// LiveBufferSize is the kernel ring buffer, in bytes, asked of libpcap
+// (tcpbench gives tcpdump the same, to compare like with like). 8 MiB holds
 // about 30k headers-only packets, a few hundred milliseconds of a busy
 // 10G link, which rides out a garbage-collection pause without drops.
-const liveBufferSize = 8 << 20
+const LiveBufferSize = 8 << 20
 
 // LiveOptions configures Listen. The zero value captures headers only,
 // without promiscuous mode and without a filter.
@@ -128,7 +129,7 @@ func Listen(iface string, o LiveOptions) (*Live, error) {
 		{"snaplen", in.SetSnapLen(o.Snaplen)},
 		{"promiscuous mode", in.SetPromisc(o.Promisc)},
 		{"read timeout", in.SetTimeout(o.Poll)},
-		{"buffer size", in.SetBufferSize(liveBufferSize)},
+		{"buffer size", in.SetBufferSize(LiveBufferSize)},
 	} {
 		if step.err != nil {
 			return nil, fmt.Errorf("live capture on %s: setting %s: %w", iface, step.what, step.err)

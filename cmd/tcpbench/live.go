@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tcpaudit/tcpaudit/capture"
 )
 
 // `tcpbench live` answers issue 5's live question: up to which rate of a
@@ -35,9 +37,8 @@ type liveParams struct {
 }
 
 // captureBufferKiB is the kernel buffer tcpdump is given (-B, in KiB): the
-// 8 MiB tcpaudit asks for (capture.liveBufferSize), so that both ride out
-// the same bursts.
-const captureBufferKiB = 8 << 10
+// one tcpaudit asks for, so that both ride out the same bursts.
+const captureBufferKiB = capture.LiveBufferSize >> 10
 
 func parseLiveFlags(args []string, stderr io.Writer) (liveParams, error) {
 	var p liveParams
