@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -26,7 +25,7 @@ const (
 // record header means the file is damaged, not that we should allocate it.
 const maxCaplen = 262144
 
-// readBufSize is the bufio buffer in front of each file (and behind its
+// readBufSize is the read buffer (a window) in front of each file (and behind its
 // gzip layer). Large enough that reads are rare and nearly every packet is
 // handed out as a view into it; small enough that merging a week of hourly
 // rotated files (all open at once) costs tens of MiB, not hundreds. A packet
@@ -41,7 +40,7 @@ type input struct {
 	compressed bool
 	raw        *countingReader // bytes read from the file itself, for Progress
 	size       int64           // file size, or 0 when unknown (a pipe)
-	br         *bufio.Reader
+	br         *window
 	off        int64 // bytes consumed from br (decompressed stream)
 	closer     io.Closer
 }
@@ -87,17 +86,30 @@ func (in *input) readFull(b []byte) (int, error) {
 // read buffer, else copied into *spill. The bytes are valid until the next
 // read. Errors are those of readFull, with the number of bytes available.
 func (in *input) view(n int, spill *[]byte) ([]byte, int, error) {
+	w := in.br
+	if w.w-w.r < n {
+		return in.viewSlow(n, spill)
+	}
+	b := w.buf[w.r : w.r+n : w.r+n]
+	w.r += n
+	in.off += int64(n)
+	return b, n, nil
+}
+
+// viewSlow is view's path when the bytes are not all buffered yet: the
+// buffer needs a refill, the record is larger than the buffer, or the input
+// ended or failed.
+func (in *input) viewSlow(n int, spill *[]byte) ([]byte, int, error) {
 	if n <= in.br.Size() {
-		b, err := in.br.Peek(n)
-		in.br.Discard(len(b))
+		b, err := in.br.take(n)
 		in.off += int64(len(b))
-		if err != nil {
-			if err == io.EOF && len(b) > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, len(b), err
+		if err == nil {
+			return b, n, nil
 		}
-		return b, n, nil
+		if err == io.EOF && len(b) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, len(b), err
 	}
 	if cap(*spill) < n {
 		*spill = make([]byte, n)
@@ -112,7 +124,7 @@ func (in *input) view(n int, spill *[]byte) ([]byte, int, error) {
 
 // discard skips n bytes.
 func (in *input) discard(n int) (int, error) {
-	d, err := in.br.Discard(n)
+	d, err := in.br.discard(n)
 	in.off += int64(d)
 	if err == io.EOF && d < n {
 		err = io.ErrUnexpectedEOF
@@ -171,8 +183,8 @@ func newInput(name string, r io.Reader) (*input, error) {
 
 // start sets up buffering and the gzip layer.
 func (in *input) start() error {
-	in.br = bufio.NewReaderSize(in.raw, readBufSize)
-	head, err := in.br.Peek(4)
+	in.br = newWindow(in.raw, readBufSize)
+	head, err := in.br.peek(4)
 	if len(head) == 0 {
 		if err == nil || err == io.EOF {
 			err = ErrEmpty
@@ -185,8 +197,8 @@ func (in *input) start() error {
 			return in.formatError(0, fmt.Errorf("gzip header: %w", err))
 		}
 		in.compressed = true
-		in.br = bufio.NewReaderSize(zr, readBufSize)
-		head, err = in.br.Peek(4)
+		in.br = newWindow(zr, readBufSize)
+		head, err = in.br.peek(4)
 		if len(head) == 0 {
 			if err == nil || err == io.EOF {
 				err = ErrEmpty

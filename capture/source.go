@@ -175,7 +175,7 @@ func OpenFiles(paths []string, opts Options) (*Source, error) {
 
 // newFileReader picks the reader for a file by its magic number.
 func newFileReader(in *input) (packetReader, error) {
-	head, _ := in.br.Peek(8)
+	head, _ := in.br.peek(8)
 	if len(head) >= 4 {
 		switch binary.BigEndian.Uint32(head) {
 		case magicPcapNG:
@@ -214,14 +214,13 @@ func newSource(readers []packetReader, opts Options) *Source {
 // recorded for Next to report at the end. ErrNoPacket (a quiet live
 // interface) is returned with the stream kept for the next call.
 func (s *Source) fillHeads() error {
-	for len(s.refill) > 0 {
-		i := s.refill[0]
+	for k, i := range s.refill {
 		st := &s.streams[i]
 		p, err := st.r.ReadPacket()
-		if errors.Is(err, ErrNoPacket) {
+		if err != nil && errors.Is(err, ErrNoPacket) {
+			s.refill = s.refill[:copy(s.refill, s.refill[k:])]
 			return err
 		}
-		s.refill = s.refill[:copy(s.refill, s.refill[1:])]
 		switch {
 		case err == nil:
 			if p.ts < st.last {
@@ -236,6 +235,7 @@ func (s *Source) fillHeads() error {
 			s.errs = append(s.errs, err)
 		}
 	}
+	s.refill = s.refill[:0]
 	return nil
 }
 
