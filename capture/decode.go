@@ -181,6 +181,11 @@ func (d *Decoder) Decode(link LinkType, tsNanos int64, data []byte, wireLen int,
 		if len(data) < 14 {
 			return d.bad(ProblemLinkTruncated)
 		}
+		if be16(data[12:]) == etherIPv4 {
+			// Nearly every frame: straight to IP, as ethernet and network
+			// would send it, without their two calls.
+			return d.ipv4(data[14:], wire-14, tsNanos, seg, 0)
+		}
 		return d.ethernet(data, wire, tsNanos, seg, 0)
 	case LinkLinuxSLL: // 16-byte header, protocol last
 		if len(data) < 16 {
@@ -371,6 +376,9 @@ func (d *Decoder) ipv4(b []byte, wire int, ts int64, seg *Segment, depth int) Ki
 		}
 		return d.fragment(fragKey{src: src, dst: dst, id: uint32(be16(b[4:])), proto: proto}, ts, offset, more, payload, plen, seg, depth)
 	}
+	if proto == protoTCP { // transport's first case, without its call
+		return d.tcp(src, dst, payload, plen, seg)
+	}
 	return d.transport(proto, src, dst, payload, plen, ts, seg, depth)
 }
 
@@ -491,6 +499,13 @@ func (d *Decoder) tcp(src, dst netip.Addr, b []byte, plen int, seg *Segment) Kin
 		}
 	}
 	opts := b[20:doff]
+	if len(opts) == 12 && be32(opts) == 0x0101080a {
+		// NOP, NOP, timestamps: the options of nearly every segment after
+		// the handshake (Linux, BSD), parsed as the loop below would.
+		seg.HasTS = true
+		seg.TSVal, seg.TSEcr = be32(opts[4:]), be32(opts[8:])
+		return KindTCP
+	}
 	for len(opts) > 0 {
 		kind := opts[0]
 		if kind == 0 { // end of option list

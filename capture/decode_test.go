@@ -573,3 +573,36 @@ func TestDecodeChecksums(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeTimestampLayouts decodes the timestamps option wherever the
+// padding puts it: after two NOPs (the layout Decoder.tcp reads without its
+// option loop) and in the other orders, which must give the same segment.
+func TestDecodeTimestampLayouts(t *testing.T) {
+	base := fixture(t, dataFrame)
+	const hdrs = 14 + 20 + 20
+	var want Segment
+	for i, layout := range []string{
+		"01 01 080a 00000007 00000009", // NOP, NOP, TS
+		"080a 00000007 00000009 01 01", // TS, NOP, NOP
+		"01 080a 00000007 00000009 01", // NOP, TS, NOP
+		"080a 00000007 00000009 00 00", // TS, end of options
+	} {
+		opts := fixture(t, layout)
+		frame := append(append(append([]byte(nil), base[:hdrs]...), opts...), base[hdrs:]...)
+		frame[14+20+12] = byte((20+len(opts))/4) << 4
+		binary.BigEndian.PutUint16(frame[14+2:], binary.BigEndian.Uint16(base[14+2:])+uint16(len(opts)))
+		var d Decoder
+		var seg Segment
+		if k := d.Decode(LinkEthernet, 1, frame, len(frame), &seg); k != KindTCP {
+			t.Fatalf("%s: kind %v, problem %v", layout, k, d.Problem())
+		}
+		if !seg.HasTS || seg.TSVal != 7 || seg.TSEcr != 9 || seg.PayloadLen != 100 {
+			t.Errorf("%s: HasTS %v TSval %d TSecr %d payload %d; want true 7 9 100", layout, seg.HasTS, seg.TSVal, seg.TSEcr, seg.PayloadLen)
+		}
+		if i == 0 {
+			want = seg
+		} else if seg != want {
+			t.Errorf("%s: decoded as\n%+v\nbut NOP, NOP, TS as\n%+v", layout, seg, want)
+		}
+	}
+}
