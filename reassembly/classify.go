@@ -59,11 +59,30 @@ func (c *conn) finished() bool {
 	return true
 }
 
+// finished is a Flow allocated with room for what most flows hand out
+// with it, their timeline and their one Zeek record: one allocation per
+// finished flow instead of four (finalize runs for every flow). A longer
+// timeline or more records are allocated apart.
+type finished struct {
+	flow     Flow
+	timeline [timelineRoom]Transition
+	zeek     [1]ZeekRecord
+}
+
+// timelineRoom is the transitions of a connection from its handshake to a
+// close with TIME_WAIT, the most a common flow has: SYN_SENT, SYN_RECV, two
+// ESTABLISHED, FIN_WAIT1, CLOSE_WAIT, FIN_WAIT2, LAST_ACK, TIME_WAIT and two
+// CLOSED. With it a finished fills its size class
+// (TestFinishedFitsItsSizeClass).
+const timelineRoom = 11
+
 // finalize classifies the flow as of instant at and returns the Flow,
 // with everything it reports. finishedBy says why the flow left the table
 // early ("" when it did not), for Notes.
 func (c *conn) finalize(at int64, cfg *Config, finishedBy string) *Flow {
-	f := c.flow()
+	fin := new(finished)
+	f := &fin.flow
+	c.flow(f)
 	for side := range c.ends {
 		e := &c.ends[side]
 		if e.state == TimeWait && at-c.timeWaitSince() >= int64(cfg.TimeWait) {
@@ -83,13 +102,13 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 	if finishedBy != "" {
 		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
-	recs := c.zeek.records(c.firstIndex, &c.addr)
+	recs := c.zeek.records(c.firstIndex, &c.addr, fin.zeek[:0])
 	if len(recs) > 0 {
 		f.ConnState, f.History = recs[0].ConnState, recs[0].History
 		f.Zeek = recs
 	}
 	c.buildLadder(f)
-	c.handTimeline(f)
+	c.handTimeline(f, fin.timeline[:])
 	return f
 }
 
@@ -116,9 +135,10 @@ func (c *conn) handshake() Handshake {
 // at, without finalizing it. Whatever it sets in the Flow on the way
 // (Handshake, ResetBy), finalize sets again.
 func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
-	f := c.flow() // dropped afterwards
+	var f Flow
+	c.flow(&f)
 	f.Handshake = c.handshake()
-	return c.verdict(f, at, cfg)
+	return c.verdict(&f, at, cfg)
 }
 
 // verdict gives the flow's one verdict and its evidence, as of instant at.
