@@ -333,6 +333,44 @@ func TestAddDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestFinishedFlowAllocations pins what a clean connection costs in
+// allocations from its SYN to its emission, as every flow of a capture
+// does: its conn, its encoded timeline (two: its 11 transitions outgrow
+// timelineFirstCap), its Flow (with its Timeline and Zeek record, see
+// finished) and its Zeek history's string. Its Reason is a constant.
+func TestFinishedFlowAllocations(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TimeWait, cfg.NoLadders = 0, true // emitted at the next flow's SYN
+	emitted := 0
+	tab := NewTable(cfg, func(f *Flow) {
+		if f.Verdict != Clean || len(f.Timeline) != timelineRoom {
+			t.Fatalf("flow %d: %v with %d transitions, want clean with %d", f.ID, f.Verdict, len(f.Timeline), timelineRoom)
+		}
+		emitted++
+	})
+	conn := script(t, with(exchange, "C F. 1101/5201", "S . 5201/1102", "S F. 5201/1102", "C . 1102/5202")...)
+	runs := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		runs++
+		client := netip.AddrPortFrom(testClient.Addr(), uint16(1024+runs))
+		for _, seg := range conn {
+			if seg.Src == testClient {
+				seg.Src = client
+			} else {
+				seg.Dst = client
+			}
+			seg.Time += int64(runs) * int64(time.Second)
+			tab.Add(&seg)
+		}
+	})
+	if emitted != runs-1 {
+		t.Fatalf("%d flows emitted, want %d", emitted, runs-1)
+	}
+	if allocs > 5 {
+		t.Errorf("a clean connection: %v allocations, want 5 at most", allocs)
+	}
+}
+
 var sinkFlows int
 
 func BenchmarkTableAdd(b *testing.B) {
