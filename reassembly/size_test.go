@@ -58,8 +58,9 @@ func TestZeekTrackerSize(t *testing.T) {
 
 // Every flow, when it ends, is allocated as a finished: its Flow with room
 // for a whole connection's timeline and its Zeek record, in the 1024-byte
-// size class with its header. A Flow field added, or a transition more of
-// room, would move it to the 1152-byte class.
+// size class with its header, with 16 bytes to spare: a transition more
+// of room, or Flow fields of more than 16 bytes, would move it to the
+// 1152-byte class.
 func TestFinishedFitsItsSizeClass(t *testing.T) {
 	const sizeClass, header = 1024, 8
 	if n := unsafe.Sizeof(finished{}); n+header > sizeClass {
