@@ -272,11 +272,12 @@ func readTransition(b []byte, first int64) (Transition, []byte) {
 
 // flow fills f, a zero Flow, from what the tracked flow kept of it, for
 // finalize to complete; its Timeline is converted by handTimeline, once no
-// state changes any more.
+// state changes any more. It sets fields one by one: a Flow literal would
+// be built apart and copied.
 func (c *conn) flow(f *Flow) {
-	*f = Flow{ID: c.id, RolesInferred: c.roles != roleBySYN, RoleReason: c.roles.String(),
-		FirstSeen: nanoTime(c.first), FirstIndex: c.firstIndex, LastIndex: c.lastIndex,
-		RTT: time.Duration(c.rtt), ActiveCloser: c.activeCloser}
+	f.ID, f.RolesInferred, f.RoleReason = c.id, c.roles != roleBySYN, c.roles.String()
+	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex
+	f.RTT, f.ActiveCloser = time.Duration(c.rtt), c.activeCloser
 	x := c.oddities()
 	for side := range f.Ends {
 		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
