@@ -60,11 +60,11 @@ func (c *conn) finished() bool {
 	return true
 }
 
-// finished is a Flow allocated with room for what most flows hand out
+// flowWithRoom is a Flow allocated with room for what most flows hand out
 // with it, their timeline and their one Zeek record: one allocation per
 // finished flow instead of four (finalize runs for every flow). A longer
 // timeline or more records are allocated apart.
-type finished struct {
+type flowWithRoom struct {
 	flow     Flow
 	timeline [timelineRoom]Transition
 	zeek     [1]ZeekRecord
@@ -73,16 +73,16 @@ type finished struct {
 // timelineRoom is the transitions of a connection from its handshake to a
 // close with TIME_WAIT, the most a common flow has: SYN_SENT, SYN_RECV, two
 // ESTABLISHED, FIN_WAIT1, CLOSE_WAIT, FIN_WAIT2, LAST_ACK, TIME_WAIT and two
-// CLOSED. With it a finished fills its size class
-// (TestFinishedFitsItsSizeClass).
+// CLOSED. With it a flowWithRoom fills its size class
+// (TestFlowWithRoomFitsItsSizeClass).
 const timelineRoom = 11
 
 // finalize classifies the flow as of instant at and returns the Flow,
 // with everything it reports. finishedBy says why the flow left the table
 // early ("" when it did not), for Notes.
 func (c *conn) finalize(at int64, cfg *Config, finishedBy string) *Flow {
-	fin := new(finished)
-	f := &fin.flow
+	fr := new(flowWithRoom)
+	f := &fr.flow
 	c.flow(f)
 	for side := range c.ends {
 		e := &c.ends[side]
@@ -103,13 +103,13 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 	if finishedBy != "" {
 		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
-	recs := c.zeek.records(c.firstIndex, &c.addr, fin.zeek[:0])
+	recs := c.zeek.records(c.firstIndex, &c.addr, fr.zeek[:0])
 	if len(recs) > 0 {
 		f.ConnState, f.History = recs[0].ConnState, recs[0].History
 		f.Zeek = recs
 	}
 	c.buildLadder(f)
-	c.handTimeline(f, fin.timeline[:])
+	c.handTimeline(f, fr.timeline[:])
 	return f
 }
 

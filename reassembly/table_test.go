@@ -337,7 +337,7 @@ func TestAddDoesNotAllocate(t *testing.T) {
 // allocations from its SYN to its emission, as every flow of a capture
 // does: its conn, its encoded timeline (two: its 11 transitions outgrow
 // timelineFirstCap), its Flow (with its Timeline and Zeek record, see
-// finished) and its Zeek history's string. Its Reason is a constant.
+// flowWithRoom) and its Zeek history's string. Its Reason is a constant.
 func TestFinishedFlowAllocations(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TimeWait, cfg.NoLadders = 0, true // emitted at the next flow's SYN
