@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
@@ -59,11 +60,30 @@ func (c *conn) finished() bool {
 	return true
 }
 
+// flowWithRoom is a Flow allocated with room for what most flows hand out
+// with it, their timeline and their one Zeek record: one allocation per
+// finished flow instead of four (finalize runs for every flow). A longer
+// timeline or more records are allocated apart.
+type flowWithRoom struct {
+	flow     Flow
+	timeline [timelineRoom]Transition
+	zeek     [1]ZeekRecord
+}
+
+// timelineRoom is the transitions of a connection from its handshake to a
+// close with TIME_WAIT, the most a common flow has: SYN_SENT, SYN_RECV, two
+// ESTABLISHED, FIN_WAIT1, CLOSE_WAIT, FIN_WAIT2, LAST_ACK, TIME_WAIT and two
+// CLOSED. With it a flowWithRoom fills its size class
+// (TestFlowWithRoomFitsItsSizeClass).
+const timelineRoom = 11
+
 // finalize classifies the flow as of instant at and returns the Flow,
 // with everything it reports. finishedBy says why the flow left the table
 // early ("" when it did not), for Notes.
 func (c *conn) finalize(at int64, cfg *Config, finishedBy string) *Flow {
-	f := c.flow()
+	fr := new(flowWithRoom)
+	f := &fr.flow
+	c.flow(f)
 	for side := range c.ends {
 		e := &c.ends[side]
 		if e.state == TimeWait && at-c.timeWaitSince() >= int64(cfg.TimeWait) {
@@ -83,13 +103,13 @@ func (c *conn) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 	if finishedBy != "" {
 		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
-	recs := c.zeek.records(c.firstIndex, &c.addr)
+	recs := c.zeek.records(c.firstIndex, &c.addr, fr.zeek[:0])
 	if len(recs) > 0 {
 		f.ConnState, f.History = recs[0].ConnState, recs[0].History
 		f.Zeek = recs
 	}
 	c.buildLadder(f)
-	c.handTimeline(f)
+	c.handTimeline(f, fr.timeline[:])
 	return f
 }
 
@@ -116,9 +136,10 @@ func (c *conn) handshake() Handshake {
 // at, without finalizing it. Whatever it sets in the Flow on the way
 // (Handshake, ResetBy), finalize sets again.
 func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
-	f := c.flow() // dropped afterwards
+	var f Flow
+	c.flow(&f)
 	f.Handshake = c.handshake()
-	return c.verdict(f, at, cfg)
+	return c.verdict(&f, at, cfg)
 }
 
 // verdict gives the flow's one verdict and its evidence, as of instant at.
@@ -128,86 +149,92 @@ func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
 // the FIN exchange, and an established flow is open.
 func (c *conn) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 	cl, sv := &c.ends[Client], &c.ends[Server]
+	var buf [256]byte
+	t := text(buf[:0])
 	if rst := &c.oddities().rst; rst.accepted {
 		by, peer := rst.by, rst.by.Reverse()
 		f.ResetBy = PartyOf(by)
 		switch {
 		case c.refused:
-			return Refused, fmt.Sprintf("SYN answered with RST after %s (%d SYN%s sent): nothing listening, or a REJECT rule",
-				fmtDur(rst.time-cl.synTime), f.Client().SYNs, plural(f.Client().SYNs))
+			return Refused, t.s("SYN answered with RST after ").dur(rst.time-cl.synTime).
+				s(" (").count(f.Client().SYNs, "SYN").s(" sent): nothing listening, or a REJECT rule").String()
 		case rst.afterClose:
 			f.ResetBy = Nobody
-			return Clean, fmt.Sprintf("FINs both ways, each acknowledged; then a RST from the %s (stray packets after close)", by)
+			return Clean, t.s("FINs both ways, each acknowledged; then a RST from the ").s(by.String()).
+				s(" (stray packets after close)").String()
 		case rst.peerRepeats > 0:
-			return HalfOpen, fmt.Sprintf("%s silent %s while the %s retransmitted %d time%s, then answered with RST: the %s had lost the connection (crash, reboot or state loss)",
-				by, fmtDur(rst.silence), peer, rst.peerRepeats, plural(uint64(rst.peerRepeats)), by)
+			return HalfOpen, t.s(by.String()).s(" silent ").dur(rst.silence).s(" while the ").s(peer.String()).
+				s(" retransmitted ").count(uint64(rst.peerRepeats), "time").s(", then answered with RST: the ").
+				s(by.String()).s(" had lost the connection (crash, reboot or state loss)").String()
 		case c.synAckSeen && !c.handshakeDone && by == Client:
-			return Reset, fmt.Sprintf("client answered the SYN-ACK with RST %s later (scan, or client gave up)", fmtDur(rst.time-c.synAckTime))
+			return Reset, t.s("client answered the SYN-ACK with RST ").dur(rst.time - c.synAckTime).
+				s(" later (scan, or client gave up)").String()
 		}
-		return Reset, fmt.Sprintf("RST from the %s %s after the first packet; %s sent by client, %s by server",
-			by, fmtDur(rst.time-c.first), fmtBytes(f.Client().Bytes), fmtBytes(f.Server().Bytes))
+		return Reset, t.s("RST from the ").s(by.String()).s(" ").dur(rst.time - c.first).s(" after the first packet; ").
+			bytes(f.Client().Bytes).s(" sent by client, ").bytes(f.Server().Bytes).s(" by server").String()
 	}
 	switch f.Handshake {
 	case HandshakeSynUnanswered:
-		reply := "no reply from the server"
-		if x := c.oddities(); x.synSentRSTs > 0 && x.synSentRSTBy == Server {
-			reply = fmt.Sprintf("answered only by %d RST%s %s, which the client in SYN_SENT ignores",
-				x.synSentRSTs, plural(x.synSentRSTs), x.synSentRSTWhy)
-		}
-		syns := "1 SYN" // "over 0 µs" would say nothing
 		if n := f.Client().SYNs; n != 1 {
 			// The client's first SYN began the flow: a SYN joins no
 			// flow begun by anything else (startsNew).
-			syns = fmt.Sprintf("%d SYNs over %s", n, fmtDur(cl.last-c.first))
+			t = t.count(n, "SYN").s(" over ").dur(cl.last - c.first)
+		} else {
+			t = t.s("1 SYN") // "over 0 µs" would say nothing
 		}
-		return SynUnanswered, syns + ", " + reply
+		if x := c.oddities(); x.synSentRSTs > 0 && x.synSentRSTBy == Server {
+			return SynUnanswered, t.s(", answered only by ").count(x.synSentRSTs, "RST").s(" ").s(x.synSentRSTWhy).
+				s(", which the client in SYN_SENT ignores").String()
+		}
+		return SynUnanswered, t.s(", no reply from the server").String()
 	case HandshakeSynAckUnacked:
 		if sv.state == SynRecv {
-			return SynAckUnacked, fmt.Sprintf("server sent %d SYN-ACK%s over %s; the client never acknowledged (server left in SYN_RECV)",
-				f.Server().SYNs, plural(f.Server().SYNs), fmtDur(sv.last-c.synAckTime))
+			return SynAckUnacked, t.s("server sent ").count(f.Server().SYNs, "SYN-ACK").s(" over ").dur(sv.last - c.synAckTime).
+				s("; the client never acknowledged (server left in SYN_RECV)").String()
 		}
 	}
 	if v, why, ok := c.halfOpen(f, at, cfg); ok {
 		return v, why
 	}
 	cf, sf := cl.finSent, sv.finSent
-	closer := Client
-	if f.ActiveCloser == ByServer {
-		closer = Server
-	}
 	switch {
 	case cf && sf && cl.finAcked && sv.finAcked:
-		how := "closed first by the " + closer.String()
-		if f.ActiveCloser == ByBoth {
-			how = "simultaneous close"
+		// Whole strings, not built: most flows are clean.
+		switch f.ActiveCloser {
+		case ByBoth:
+			return Clean, "FINs both ways, each acknowledged; simultaneous close"
+		case ByServer:
+			return Clean, "FINs both ways, each acknowledged; closed first by the server"
 		}
-		return Clean, "FINs both ways, each acknowledged; " + how
+		return Clean, "FINs both ways, each acknowledged; closed first by the client"
 	case cf && !cl.finAcked, sf && !sv.finAcked:
 		side := Client
 		if !(cf && !cl.finAcked) {
 			side = Server
 		}
 		e := &c.ends[side]
-		return UnackedFin, fmt.Sprintf("%s's FIN unacknowledged for %s (FIN sent %d time%s); %s left in %s",
-			side, fmtDur(at-e.finTime), f.Ends[side].FINs, plural(f.Ends[side].FINs), side, e.state)
+		return UnackedFin, t.s(side.String()).s("'s FIN unacknowledged for ").dur(at-e.finTime).
+			s(" (FIN sent ").count(f.Ends[side].FINs, "time").s("); ").s(side.String()).s(" left in ").s(e.state.String()).String()
 	case cf || sf:
 		e, peer := cl, Server
 		if sf {
 			e, peer = sv, Client
 		}
 		idle := at - e.finAckTime
+		t = t.s(peer.Reverse().String()).s(" closed ").dur(idle)
 		if idle > int64(cfg.FinTimeout) {
-			return LingeringFinWait2, fmt.Sprintf("%s closed %s ago (FIN acknowledged); the %s never closed, beyond the fin-timeout %s: its application did not close the socket (CLOSE_WAIT)",
-				peer.Reverse(), fmtDur(idle), peer, fmtDur(int64(cfg.FinTimeout)))
+			return LingeringFinWait2, t.s(" ago (FIN acknowledged); the ").s(peer.String()).
+				s(" never closed, beyond the fin-timeout ").dur(int64(cfg.FinTimeout)).
+				s(": its application did not close the socket (CLOSE_WAIT)").String()
 		}
-		return HalfClosed, fmt.Sprintf("%s closed %s before the end (FIN acknowledged); the %s has not closed yet, within the fin-timeout %s",
-			peer.Reverse(), fmtDur(idle), peer, fmtDur(int64(cfg.FinTimeout)))
+		return HalfClosed, t.s(" before the end (FIN acknowledged); the ").s(peer.String()).
+			s(" has not closed yet, within the fin-timeout ").dur(int64(cfg.FinTimeout)).String()
 	}
 	if f.Handshake == HandshakeSynAckUnacked {
 		return SynAckUnacked, "the client never acknowledged the server's SYN-ACK"
 	}
-	return Open, fmt.Sprintf("established, %s exchanged, last packet %s before the end",
-		fmtBytes(f.Client().Bytes+f.Server().Bytes), fmtDur(at-c.last))
+	return Open, t.s("established, ").bytes(f.Client().Bytes + f.Server().Bytes).s(" exchanged, last packet ").
+		dur(at - c.last).s(" before the end").String()
 }
 
 // halfOpen looks for one side that keeps transmitting (retransmissions,
@@ -238,13 +265,14 @@ func (c *conn) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) 
 		if f.Ends[side].KeepAlives+f.Ends[side].ZeroWindowProbes >= uint64(x.runRepeats) {
 			what = "probed"
 		}
-		why := fmt.Sprintf("%s silent %s; %s %s %d time%s into the silence",
-			side.Reverse(), fmtDur(silence), side, what, x.runRepeats, plural(uint64(x.runRepeats)))
+		var buf [256]byte
+		t := text(buf[:0]).s(side.Reverse().String()).s(" silent ").dur(silence).s("; ").s(side.String()).
+			s(" ").s(what).s(" ").count(uint64(x.runRepeats), "time").s(" into the silence")
 		if silence <= int64(cfg.StallTimeout) {
-			why += fmt.Sprintf(" until the end of the capture (shorter than the stall-timeout %s: the wire cannot tell whether the %s would have answered)",
-				fmtDur(int64(cfg.StallTimeout)), side.Reverse())
+			t = t.s(" until the end of the capture (shorter than the stall-timeout ").dur(int64(cfg.StallTimeout)).
+				s(": the wire cannot tell whether the ").s(side.Reverse().String()).s(" would have answered)")
 		}
-		return HalfOpen, why, true
+		return HalfOpen, t.String(), true
 	}
 	return VerdictUnknown, "", false
 }
@@ -329,32 +357,56 @@ func plural(n uint64) string {
 	return "s"
 }
 
+// text builds a Reason with strconv appends, usually into a buffer on the
+// caller's stack, so that the string is its one allocation: fmt.Sprintf
+// would make one per argument it boxes and per duration formatted apart,
+// and every flow gets a Reason.
+type text []byte
+
+func (t text) s(s string) text { return append(t, s...) }
+
+// count appends n and noun, in the plural unless n is 1: "3 SYNs".
+func (t text) count(n uint64, noun string) text {
+	return text(append(strconv.AppendUint(t, n, 10), ' ')).s(noun).s(plural(n))
+}
+
+func (t text) dur(ns int64) text   { return appendDur(t, ns) }
+func (t text) bytes(n uint64) text { return appendBytes(t, n) }
+func (t text) String() string      { return string(t) }
+
 // fmtDur prints a duration in nanoseconds for a person: "4.1 s", "250 ms".
 func fmtDur(ns int64) string {
+	var b [24]byte
+	return string(appendDur(b[:0], ns))
+}
+
+// appendDur appends fmtDur(ns) to b.
+func appendDur(b []byte, ns int64) []byte {
 	d := time.Duration(ns)
 	switch {
 	case d < 0:
-		return "-" + fmtDur(-ns)
+		return appendDur(append(b, '-'), -ns)
 	case d < time.Millisecond:
-		return fmt.Sprintf("%d µs", d.Microseconds())
+		return append(strconv.AppendInt(b, d.Microseconds(), 10), " µs"...)
 	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+		return append(strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 1, 64), " ms"...)
 	case d < 100*time.Second:
-		return fmt.Sprintf("%.1f s", d.Seconds())
+		return append(strconv.AppendFloat(b, d.Seconds(), 'f', 1, 64), " s"...)
 	case d < time.Hour:
-		return fmt.Sprintf("%.0f s", d.Seconds())
+		return append(strconv.AppendFloat(b, d.Seconds(), 'f', 0, 64), " s"...)
 	}
-	return d.Round(time.Second).String()
+	return append(b, d.Round(time.Second).String()...)
 }
 
-func fmtBytes(n uint64) string {
+// appendBytes appends a byte count for a person: "740 B", "1.2 MB".
+func appendBytes(b []byte, n uint64) []byte {
 	switch {
 	case n < 1000:
-		return fmt.Sprintf("%d B", n)
+		return append(strconv.AppendUint(b, n, 10), " B"...)
 	case n < 1000_000:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+		return append(strconv.AppendFloat(b, float64(n)/1e3, 'f', 1, 64), " kB"...)
 	case n < 1000_000_000:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+		return append(strconv.AppendFloat(b, float64(n)/1e6, 'f', 1, 64), " MB"...)
 	}
-	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	return append(strconv.AppendFloat(b, float64(n)/1e9, 'f', 1, 64), " GB"...)
 }

@@ -270,13 +270,14 @@ func readTransition(b []byte, first int64) (Transition, []byte) {
 	return Transition{Time: nanoTime(first + since), Side: Side(b[0] & 1), State: State(b[0] >> 2)}, b[1:]
 }
 
-// flow builds the Flow from what the tracked flow kept of it, for finalize
-// to complete; its Timeline is converted by handTimeline, once no state
-// changes any more.
-func (c *conn) flow() *Flow {
-	f := &Flow{ID: c.id, RolesInferred: c.roles != roleBySYN, RoleReason: c.roles.String(),
-		FirstSeen: nanoTime(c.first), FirstIndex: c.firstIndex, LastIndex: c.lastIndex,
-		RTT: time.Duration(c.rtt), ActiveCloser: c.activeCloser}
+// flow fills f, a zero Flow, from what the tracked flow kept of it, for
+// finalize to complete; its Timeline is converted by handTimeline, once no
+// state changes any more. It sets fields one by one: a Flow literal would
+// be built apart and copied.
+func (c *conn) flow(f *Flow) {
+	f.ID, f.RolesInferred, f.RoleReason = c.id, c.roles != roleBySYN, c.roles.String()
+	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex
+	f.RTT, f.ActiveCloser = time.Duration(c.rtt), c.activeCloser
 	x := c.oddities()
 	for side := range f.Ends {
 		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
@@ -289,21 +290,33 @@ func (c *conn) flow() *Flow {
 	if len(x.notes) > 0 {
 		f.Notes = append([]string(nil), x.notes...)
 	}
-	return f
 }
 
 // handTimeline converts the tracked transitions into the Flow's Timeline,
-// once the flow is finished.
-func (c *conn) handTimeline(f *Flow) {
-	n := 0
-	for b := c.timeline; len(b) > 0; n++ {
-		_, b = readTransition(b, c.first)
+// once the flow is finished, decoding them once: into room when they fit
+// (finalize gives the room most flows need), else into a slice of their
+// exact number.
+func (c *conn) handTimeline(f *Flow, room []Transition) {
+	tl := room[:0]
+	for b := c.timeline; len(b) > 0; {
+		if len(tl) == cap(tl) {
+			tl = append(make([]Transition, 0, len(tl)+transitions(b)), tl...)
+		}
+		var tr Transition
+		tr, b = readTransition(b, c.first)
+		tl = append(tl, tr)
 	}
-	f.Timeline = make([]Transition, n)
-	for i, b := 0, c.timeline; len(b) > 0; i++ {
-		f.Timeline[i], b = readTransition(b, c.first)
-	}
+	f.Timeline = tl[:len(tl):len(tl)]
 	c.timeline = nil
+}
+
+// transitions counts the transitions encoded in b: a varint and a byte each.
+func transitions(b []byte) (n int) {
+	for ; len(b) > 0; n++ {
+		_, b = uvarint(b)
+		b = b[1:]
+	}
+	return n
 }
 
 // scaleKnown reports whether both SYNs were seen, so that window scaling

@@ -27,9 +27,11 @@ func TestConnFitsItsSizeClass(t *testing.T) {
 	}
 }
 
-// A Flow is allocated for every flow when it ends, and kept by whoever
-// gathers the flows (reports hold them all), in the 576-byte size class with
-// its header; a Flow field added now costs 64 bytes per flow.
+// A Flow is handed out for every flow when it ends, and kept by whoever
+// gathers the flows (reports hold them all). It is allocated in a
+// flowWithRoom (TestFlowWithRoomFitsItsSizeClass), but should it be alone
+// it fits the 576-byte size class with its header; a Flow field added now
+// costs 64 bytes per flow.
 func TestFlowFitsItsSizeClass(t *testing.T) {
 	const sizeClass, header = 576, 8
 	if n := unsafe.Sizeof(Flow{}); n+header > sizeClass {
@@ -51,5 +53,18 @@ func TestZeekTrackerSize(t *testing.T) {
 	if n := unsafe.Sizeof(zeekTracker{}); n > limit {
 		t.Errorf("a zeekTracker is %d bytes, over %d (zRecord %d, zEnd %d)",
 			n, limit, unsafe.Sizeof(zRecord{}), unsafe.Sizeof(zEnd{}))
+	}
+}
+
+// Every flow, when it ends, is allocated as a flowWithRoom: its Flow with
+// room for a whole connection's timeline and its Zeek record, in the
+// 1024-byte size class with its header, with 16 bytes to spare: a
+// transition more of room, or Flow fields of more than 16 bytes, would
+// move it to the 1152-byte class.
+func TestFlowWithRoomFitsItsSizeClass(t *testing.T) {
+	const sizeClass, header = 1024, 8
+	if n := unsafe.Sizeof(flowWithRoom{}); n+header > sizeClass {
+		t.Errorf("a flowWithRoom is %d bytes, over the %d-byte size class (Flow %d, room for %d transitions)",
+			n, sizeClass, unsafe.Sizeof(Flow{}), timelineRoom)
 	}
 }

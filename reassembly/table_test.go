@@ -333,6 +333,79 @@ func TestAddDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestFinishedFlowAllocations pins what a clean connection costs in
+// allocations from its SYN to its emission, as every flow of a capture
+// does: its conn, its encoded timeline (two: its 11 transitions outgrow
+// timelineFirstCap), its Flow (with its Timeline and Zeek record, see
+// flowWithRoom) and its Zeek history's string. Its Reason is a constant.
+func TestFinishedFlowAllocations(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TimeWait, cfg.NoLadders = 0, true // emitted at the next flow's SYN
+	emitted := 0
+	tab := NewTable(cfg, func(f *Flow) {
+		if f.Verdict != Clean || len(f.Timeline) != timelineRoom {
+			t.Fatalf("flow %d: %v with %d transitions, want clean with %d", f.ID, f.Verdict, len(f.Timeline), timelineRoom)
+		}
+		emitted++
+	})
+	conn := script(t, with(exchange, "C F. 1101/5201", "S . 5201/1102", "S F. 5201/1102", "C . 1102/5202")...)
+	runs := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		runs++
+		addFromPort(tab, conn, uint16(1024+runs), int64(runs)*int64(time.Second))
+	})
+	if emitted != runs-1 {
+		t.Fatalf("%d flows emitted, want %d", emitted, runs-1)
+	}
+	if allocs > 5 {
+		t.Errorf("a clean connection: %v allocations, want 5 at most", allocs)
+	}
+}
+
+// BenchmarkFinishFlow is what a flow costs when it ends, without its
+// packets: the table's bookkeeping and finalize, which builds the Flow,
+// for clean connections whose TIME_WAIT ran out, as most flows of a
+// capture end. One op is one flow.
+func BenchmarkFinishFlow(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.TimeWait, cfg.NoLadders = time.Hour, true
+	conn := script(b, with(exchange, "C F. 1101/5201", "S . 5201/1102", "S F. 5201/1102", "C . 1102/5202")...)
+	const chunk = 10_000
+	emitted := 0
+	b.ReportAllocs()
+	for done := 0; done < b.N; done += chunk {
+		b.StopTimer()
+		tab := NewTable(cfg, func(*Flow) { emitted++ })
+		var last int64
+		for i := range min(chunk, b.N-done) {
+			last = addFromPort(tab, conn, uint16(1024+i), int64(i)*int64(20*time.Millisecond))
+		}
+		b.StartTimer()
+		tab.Close(last + int64(cfg.TimeWait))
+	}
+	if emitted != b.N {
+		b.Fatalf("%d flows emitted, want %d", emitted, b.N)
+	}
+}
+
+// addFromPort adds segs, a connection of testClient, to tab as if from
+// port of testClient's address and shift nanoseconds later, and returns
+// the last one's time.
+func addFromPort(tab *Table, segs []capture.Segment, port uint16, shift int64) (last int64) {
+	client := netip.AddrPortFrom(testClient.Addr(), port)
+	for _, seg := range segs {
+		if seg.Src == testClient {
+			seg.Src = client
+		} else {
+			seg.Dst = client
+		}
+		seg.Time += shift
+		tab.Add(&seg)
+		last = seg.Time
+	}
+	return last
+}
+
 var sinkFlows int
 
 func BenchmarkTableAdd(b *testing.B) {

@@ -25,7 +25,7 @@ func TestTimelineRoundTrip(t *testing.T) {
 		}
 	}
 	f := new(Flow)
-	c.handTimeline(f)
+	c.handTimeline(f, nil)
 	if got := f.Timeline; !slices.Equal(got, want) || len(got) != cap(got) {
 		t.Errorf("timeline (len %d, cap %d):\n got %v\nwant %v", len(got), cap(got), got, want)
 	}

@@ -249,13 +249,18 @@ func (z *zeekTracker) finishRecord(first uint64, addrs *flowAddrs) {
 }
 
 // records returns every record, ending the current one; first is the
-// flow's first packet number.
-func (z *zeekTracker) records(first uint64, addrs *flowAddrs) []ZeekRecord {
+// flow's first packet number. A flow with one record, as most have, gets
+// it appended to room rather than to a zeekMore allocated for it.
+func (z *zeekTracker) records(first uint64, addrs *flowAddrs, room []ZeekRecord) []ZeekRecord {
+	if m := z.cur.more; m == nil || len(m.done) == 0 {
+		if !z.cur.active {
+			return nil
+		}
+		z.cur.active = false
+		return append(room, z.cur.record(first, addrs))
+	}
 	if z.cur.active {
 		z.finishRecord(first, addrs)
-	}
-	if z.cur.more == nil {
-		return nil
 	}
 	return z.cur.more.done
 }

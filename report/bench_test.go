@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcpaudit/tcpaudit/capture"
+	"github.com/tcpaudit/tcpaudit/internal/segsynth"
 	"github.com/tcpaudit/tcpaudit/reassembly"
 )
 
@@ -68,5 +70,27 @@ func TestFloodBounded(t *testing.T) {
 	}
 	if pt.StateRows[0].Host != netip.MustParseAddr("10.0.0.2") {
 		t.Errorf("first state row is %s, want the flooded server", pt.StateRows[0].Host)
+	}
+}
+
+// BenchmarkTotalsAdd is what the command spends per flow on Totals, for
+// every flow of a capture: flows of every ending, from the flow table,
+// few enough to stay in the CPU caches as a flow just finished is.
+func BenchmarkTotalsAdd(b *testing.B) {
+	s := segsynth.New(segsynth.Config{Conns: 1000, Concurrency: 100, GapNanos: 10_000, Seed: 1,
+		Mix: []int{4, 2, 1, 1, 1, 1, 1, 2}})
+	var flows []*reassembly.Flow
+	t := reassembly.NewTable(reassembly.DefaultConfig(), func(f *reassembly.Flow) { flows = append(flows, f) })
+	var seg capture.Segment
+	for s.Next(&seg) {
+		t.Add(&seg)
+	}
+	t.Close(seg.Time)
+	tot := NewTotals()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		tot.Add(flows[i%len(flows)], false)
+		i++
 	}
 }

@@ -23,7 +23,9 @@ import (
 type Totals struct {
 	// Flows counts all flows; Omitted those left out of Data.Flows.
 	Flows, Omitted int
-	Verdicts       map[reassembly.Verdict]int
+	// verdicts counts the flows per Verdict, any value of it: an array,
+	// as a map would hash every flow's verdict.
+	verdicts [1 << 8]int
 	// rtt counts handshake RTTs per bucket of rttEdges.
 	rtt []int
 	// serverTW counts the flows whose server entered TIME_WAIT, per server
@@ -37,7 +39,6 @@ type Totals struct {
 // NewTotals returns empty totals.
 func NewTotals() *Totals {
 	return &Totals{
-		Verdicts:  make(map[reassembly.Verdict]int),
 		rtt:       make([]int, len(rttEdges)+1),
 		serverTWs: make(map[netip.Addr]bool),
 		groups:    make(map[groupKey]int),
@@ -50,7 +51,7 @@ func (t *Totals) Add(f *reassembly.Flow, kept bool) {
 	if !kept {
 		t.Omitted++
 	}
-	t.Verdicts[f.Verdict]++
+	t.verdicts[f.Verdict]++
 	if f.RTT > 0 {
 		t.rtt[rttBucket(f.RTT)]++
 	}
@@ -68,8 +69,8 @@ func (t *Totals) Add(f *reassembly.Flow, kept bool) {
 // abnormal is the number of abnormal flows.
 func (t *Totals) abnormal() int {
 	n := 0
-	for v, c := range t.Verdicts {
-		if v.Abnormal() {
+	for v, c := range t.verdicts {
+		if reassembly.Verdict(v).Abnormal() {
 			n += c
 		}
 	}
@@ -79,10 +80,15 @@ func (t *Totals) abnormal() int {
 // verdictCounts returns the flows per verdict and the abnormal ones, from
 // the totals when d has them.
 func verdictCounts(d *Data) (counts map[reassembly.Verdict]int, abnormal int) {
-	if d.Totals != nil {
-		return d.Totals.Verdicts, d.Totals.abnormal()
-	}
 	counts = make(map[reassembly.Verdict]int)
+	if d.Totals != nil {
+		for v, n := range d.Totals.verdicts {
+			if n > 0 {
+				counts[reassembly.Verdict(v)] = n
+			}
+		}
+		return counts, d.Totals.abnormal()
+	}
 	for _, f := range d.Flows {
 		counts[f.Verdict]++
 		if f.Verdict.Abnormal() {
