@@ -25,6 +25,7 @@ type jsonWriter struct {
 	w   io.Writer
 	n   int    // flows written
 	buf []byte // one flow's bytes
+	day jsonDate
 }
 
 func newJSON(w io.Writer) streamer { return &jsonWriter{w: w} }
@@ -133,7 +134,7 @@ func (j *jsonWriter) Flow(f *reassembly.Flow) error {
 		sep = "\n    "
 	}
 	j.n++
-	j.buf = appendJSONFlow(append(j.buf[:0], sep...), f)
+	j.buf = appendJSONFlow(append(j.buf[:0], sep...), f, &j.day)
 	_, err := j.w.Write(j.buf)
 	return err
 }

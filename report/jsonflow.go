@@ -2,6 +2,7 @@ package report
 
 import (
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -15,7 +16,7 @@ import (
 // milliseconds here. The test checks both agree on every flow of the test
 // captures and on flows with awkward strings, so the JSONFlow type stays
 // the one definition of the format.
-func appendJSONFlow(b []byte, f *reassembly.Flow) []byte {
+func appendJSONFlow(b []byte, f *reassembly.Flow, d *jsonDate) []byte {
 	const (
 		in1 = "\n      "   // fields of the flow
 		in2 = "\n        " // fields of client_stats, notes, timeline entries
@@ -27,9 +28,9 @@ func appendJSONFlow(b []byte, f *reassembly.Flow) []byte {
 	b = jsonKey(b, ","+in1, "server")
 	b = jsonString(b, f.Server().Addr.String())
 	b = jsonKey(b, ","+in1, "first_seen")
-	b = jsonTime(b, f.FirstSeen)
+	b = jsonTime(b, f.FirstSeen, d)
 	b = jsonKey(b, ","+in1, "last_seen")
-	b = jsonTime(b, f.LastSeen)
+	b = jsonTime(b, f.LastSeen, d)
 	b = jsonKey(b, ","+in1, "handshake")
 	b = jsonString(b, f.Handshake.String())
 	b = jsonKey(b, ","+in1, "verdict")
@@ -76,7 +77,7 @@ func appendJSONFlow(b []byte, f *reassembly.Flow) []byte {
 		tr := &f.Timeline[i]
 		b = append(b, '{')
 		b = jsonKey(b, in3, "time")
-		b = jsonTime(b, tr.Time)
+		b = jsonTime(b, tr.Time, d)
 		b = jsonKey(b, ","+in3, "side")
 		b = jsonString(b, tr.Side.String())
 		b = jsonKey(b, ","+in3, "state")
@@ -140,15 +141,70 @@ func jsonKey(b []byte, sep, key string) []byte {
 	return append(b, '"', ':', ' ')
 }
 
-// jsonTime appends t in UTC as time.Time's MarshalJSON does (RFC 3339 with
-// nanoseconds, trailing zeros trimmed).
-func jsonTime(b []byte, t time.Time) []byte {
+// jsonTime appends t, quoted, as time.Time's MarshalJSON does in UTC
+// (RFC 3339 with nanoseconds, trailing zeros trimmed); d remembers the date
+// of the previous time.
+func jsonTime(b []byte, t time.Time, d *jsonDate) []byte {
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = d.appendRFC3339Nano(b, t)
 	return append(b, '"')
 }
 
+// jsonDate remembers the last date jsonTime wrote. A flow's dozen times,
+// and most of a capture's, fall on one day: they reuse its "YYYY-MM-DDT"
+// and only the time of day is written each time. Through AppendFormat,
+// the calendar arithmetic of every time was about a twelfth of writing a
+// large capture's JSON (issue 5).
+type jsonDate struct {
+	day    int64 // Unix day of prefix; valid when prefix is not empty
+	prefix []byte
+}
+
+// lastFourDigitYear is 9999-12-31T23:59:59 UTC in Unix seconds.
+const lastFourDigitYear = 253402300799
+
+// appendRFC3339Nano appends t as t.UTC().AppendFormat(b, time.RFC3339Nano)
+// does. Times before 1970 or after year 9999 (never in a capture, but a
+// file may claim them) are left to AppendFormat.
+func (d *jsonDate) appendRFC3339Nano(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if sec < 0 || sec > lastFourDigitYear {
+		return t.UTC().AppendFormat(b, time.RFC3339Nano)
+	}
+	day, sod := sec/86400, sec%86400
+	if day != d.day || len(d.prefix) == 0 {
+		d.day, d.prefix = day, t.UTC().AppendFormat(d.prefix[:0], "2006-01-02T")
+	}
+	b = append(b, d.prefix...)
+	h, m, s := sod/3600, sod/60%60, sod%60
+	b = append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+s/10), byte('0'+s%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := len(frac)
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
+}
+
 const hexDigits = "0123456789abcdef"
+
+// jsonPlain marks the bytes jsonString copies as they are: printable ASCII
+// but the quote, the backslash and the HTML characters. One lookup a byte
+// instead of six comparisons: strings are most of a flow's JSON.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+	}
+	return t
+}()
 
 // jsonString appends s quoted as encoding/json quotes it: with HTML
 // escaping of <, > and &, control characters escaped, invalid UTF-8
@@ -158,11 +214,11 @@ func jsonString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '\\', '"':

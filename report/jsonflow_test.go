@@ -1,7 +1,9 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -19,7 +21,7 @@ func sameAsEncodingJSON(t *testing.T, where string, f *reassembly.Flow) {
 	if err != nil {
 		t.Fatalf("%s: flow %d: %v", where, f.ID, err)
 	}
-	if got := appendJSONFlow(nil, f); string(got) != string(want) {
+	if got := appendJSONFlow(nil, f, new(jsonDate)); string(got) != string(want) {
 		t.Fatalf("%s: flow %d:\n got: %s\nwant: %s", where, f.ID, got, want)
 	}
 }
@@ -88,9 +90,10 @@ func BenchmarkJSONFlow(b *testing.B) {
 	flows := fixture().Flows
 	b.Run("append", func(b *testing.B) {
 		var buf []byte
+		var day jsonDate
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			buf = appendJSONFlow(buf[:0], flows[i%len(flows)])
+			buf = appendJSONFlow(buf[:0], flows[i%len(flows)], &day)
 		}
 	})
 	b.Run("encoding-json", func(b *testing.B) {
@@ -101,4 +104,38 @@ func BenchmarkJSONFlow(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestJSONTimes checks the JSON time writer against time's own formatting,
+// with one jsonDate throughout as a stream has: calendar edges (leap days,
+// centuries, the last four-digit year), fractions with trailing zeros,
+// times it leaves to AppendFormat, runs of times on one day, and random
+// instants.
+func TestJSONTimes(t *testing.T) {
+	times := []time.Time{
+		time.Unix(0, 0), time.Unix(0, 1), time.Unix(-1, 999_999_999), time.Unix(-86400*400, 0), time.Unix(86399, 0),
+		time.Date(2000, 2, 29, 23, 59, 59, 100_000_000, time.UTC),
+		time.Date(2000, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2100, 2, 28, 12, 0, 0, 120_000, time.UTC),
+		time.Date(2100, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC),
+		time.Date(2026, 11, 25, 23, 30, 0, 0, time.FixedZone("CET", 3600)),
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20_000 {
+		times = append(times, time.Unix(r.Int64N(lastFourDigitYear+1), r.Int64N(1e9)))
+		for at := time.Unix(1_764_000_000+r.Int64N(86400*3), 0); r.IntN(4) > 0; {
+			at = at.Add(time.Duration(r.Int64N(int64(time.Hour))))
+			times = append(times, at)
+		}
+	}
+	var day jsonDate
+	for _, tm := range times {
+		want := tm.UTC().AppendFormat(nil, time.RFC3339Nano)
+		if got := day.appendRFC3339Nano(nil, tm); !bytes.Equal(got, want) {
+			t.Fatalf("%v (Unix %d.%09d): %s, want %s", tm, tm.Unix(), tm.Nanosecond(), got, want)
+		}
+	}
 }
