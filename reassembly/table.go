@@ -140,18 +140,21 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 		}
 		ch = t.flows.find(h, seg.Src, seg.Dst, &t.slabs)
 	}
-	if ch != 0 && t.ref(ch).startsNew(seg) {
-		t.ref(ch).endTimeWait(ts)
-		t.finish(ch, ts, "a new connection (SYN) on the same 4-tuple replaced it", endReplaced, int64(seg.Index))
-		ch = 0
+	var c ref
+	if ch != 0 {
+		if c = t.ref(ch); c.startsNew(seg) {
+			c.endTimeWait(ts)
+			t.finish(ch, ts, "a new connection (SYN) on the same 4-tuple replaced it", endReplaced, int64(seg.Index))
+			ch = 0
+		}
 	}
 	if ch == 0 {
 		if h == 0 {
 			h = flowHash(seg.Src, seg.Dst) // the replaced flow was recent
 		}
 		ch = t.newConn(h, seg, ts)
+		c = t.ref(ch)
 	}
-	c := t.ref(ch)
 	if back > 0 {
 		x := c.oddOnce()
 		x.backwards++
@@ -162,7 +165,7 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 		from = Server
 	}
 	c.add(seg, from, ts)
-	t.touch(ch)
+	t.touch(ch, c.conn)
 	t.recent = ch
 }
 
@@ -311,7 +314,7 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) handle {
 		c.setState(Server, Established, ts)
 	}
 	t.flows.insert(h, ch)
-	t.active.pushBack(&t.slabs, ch)
+	t.active.pushBack(&t.slabs, ch, c.conn)
 	if t.order != nil {
 		t.order(c.conn, nil, flowBegun, 0)
 	}
@@ -319,10 +322,9 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) handle {
 	return ch
 }
 
-// touch moves c to the back of its recency list, or to the finished list
-// once both ends are closed.
-func (t *Table) touch(h handle) {
-	c := t.slabs.at(h)
+// touch moves c, in slot h, to the back of its recency list, or to the
+// finished list once both ends are closed.
+func (t *Table) touch(h handle, c *conn) {
 	l := &t.active
 	if c.finished() {
 		l = &t.done
@@ -333,8 +335,8 @@ func (t *Table) touch(h handle) {
 	if l == &t.done && c.list != listDone && t.settled != nil && !c.settled {
 		t.settle(t.ref(h))
 	}
-	t.list(c).remove(&t.slabs, h)
-	l.pushBack(&t.slabs, h)
+	t.list(c).remove(&t.slabs, h, c)
+	l.pushBack(&t.slabs, h, c)
 }
 
 // finish classifies the conn in slot h as of at, emits it and frees the
@@ -345,7 +347,7 @@ func (t *Table) finish(h handle, at int64, why string, ev flowEvent, key int64) 
 	if t.recent == h {
 		t.recent = 0
 	}
-	t.list(c.conn).remove(&t.slabs, h)
+	t.list(c.conn).remove(&t.slabs, h, c.conn)
 	f := c.finalize(at, &t.cfg, why)
 	t.stats.Emitted++
 	t.census.flowDone(f)
@@ -468,14 +470,14 @@ const (
 )
 
 // connList is an intrusive doubly linked list of the conns in slabs s,
-// oldest first, by handle.
+// oldest first, by handle. Its functions take the conn of handle h as c
+// too, which every caller has at hand.
 type connList struct {
 	head, tail handle
 	id         listID
 }
 
-func (l *connList) pushBack(s *slabs, h handle) {
-	c := s.at(h)
+func (l *connList) pushBack(s *slabs, h handle, c *conn) {
 	c.list, c.prev, c.next = l.id, l.tail, 0
 	if l.tail != 0 {
 		s.at(l.tail).next = h
@@ -485,8 +487,7 @@ func (l *connList) pushBack(s *slabs, h handle) {
 	l.tail = h
 }
 
-func (l *connList) remove(s *slabs, h handle) {
-	c := s.at(h)
+func (l *connList) remove(s *slabs, h handle, c *conn) {
 	if l == nil || c.list != l.id {
 		return
 	}
