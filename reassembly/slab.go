@@ -14,7 +14,7 @@ package reassembly
 // slab is never handed out).
 type handle uint32
 
-// slabBits is log2 of the conns per slab: 256 conns, about 160 KB, so that
+// slabBits is log2 of the conns per slab: 256 conns, about 150 KB, so that
 // a small capture's table stays small and a large one grows in few steps.
 const (
 	slabBits = 8
@@ -42,7 +42,8 @@ type connSide struct {
 }
 
 // slabs are a table's slots; free is the first free one, each linked to
-// the next free one by its conn's next.
+// the next free one by its conn's next. Slabs are never given back: a
+// table keeps the memory of its most flows open at once, for the next.
 type slabs struct {
 	slabs []*slab
 	free  handle

@@ -203,7 +203,8 @@ func (t *Table) Close(endNanos int64) {
 	t.flows.each(func(h handle) { rest = append(rest, h) })
 	// First packet order is ID order, and a shard's table (see Sharded)
 	// must not read the IDs its caller writes.
-	slices.SortFunc(rest, func(a, b handle) int { return cmp.Compare(t.slabs.at(a).firstIndex, t.slabs.at(b).firstIndex) })
+	at := t.slabs.at
+	slices.SortFunc(rest, func(a, b handle) int { return cmp.Compare(at(a).firstIndex, at(b).firstIndex) })
 	for _, h := range rest {
 		t.finish(h, max(endNanos, t.slabs.at(h).last), "", endClosed, 0)
 	}
