@@ -58,6 +58,10 @@ type conn struct {
 	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
 	roles         roleReason
 	list          listID // the recency list it is on
+	// sided says the flow has side data (ref.sideOnce): the common flow's
+	// packets and end need not read the slab's side array to learn that
+	// it has none.
+	sided bool
 	// tl is the Flow's Timeline, encoded (appendTransition), its first ntl
 	// bytes; a longer one is in the side data (ntl is then tlSide).
 	ntl uint8
@@ -181,7 +185,7 @@ func (c ref) oddOnce() *oddities {
 
 // oddities returns c's oddities for reading; never nil, never to be written.
 func (c ref) oddities() *oddities {
-	if x := *c.side; x != nil && x.odd != nil {
+	if x := c.sideData(); x != nil && x.odd != nil {
 		return x.odd
 	}
 	return &noOddities
@@ -239,7 +243,7 @@ func (c *conn) timeWaitSince() int64 {
 // transitions of most flows, from the handshake to the close; tlSide in
 // conn.ntl says the timeline outgrew it.
 const (
-	timelineInline = 44
+	timelineInline = 43
 	tlSide         = 0xff
 )
 

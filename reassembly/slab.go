@@ -105,8 +105,16 @@ type ref struct {
 // sideOnce returns c's side data for recording something, allocating
 // them at the first need.
 func (c ref) sideOnce() *connSide {
-	if *c.side == nil {
-		*c.side = new(connSide)
+	if !c.sided {
+		*c.side, c.sided = new(connSide), true
+	}
+	return *c.side
+}
+
+// sideData returns c's side data, or nil if it has none.
+func (c ref) sideData() *connSide {
+	if !c.sided {
+		return nil
 	}
 	return *c.side
 }
