@@ -12,7 +12,7 @@ import (
 // a SYN after anything closed, or a SYN with a new ISN. A retransmitted SYN
 // (same ISN, nothing closed) and a simultaneous open belong to c. A SYN-ACK
 // starts a new flow only after a close.
-func (c *conn) startsNew(seg *capture.Segment) bool {
+func (c ref) startsNew(seg *capture.Segment) bool {
 	if !seg.Flags.Has(capture.SYN) {
 		return false
 	}
@@ -38,7 +38,7 @@ func (c *conn) startsNew(seg *capture.Segment) bool {
 // endTimeWait closes ends in TIME_WAIT at t because a new SYN arrived on the
 // 4-tuple: Linux accepts such a SYN when its ISN or timestamp is higher and
 // kills the TIME_WAIT socket (tcp_timewait_state_process, RFC 6191).
-func (c *conn) endTimeWait(t int64) {
+func (c ref) endTimeWait(t int64) {
 	for side := range c.ends {
 		if c.ends[side].state == TimeWait {
 			c.setState(Side(side), Closed, t)
@@ -80,7 +80,7 @@ const timelineRoom = 11
 // finalize classifies the flow as of instant at and returns the Flow,
 // with everything it reports. finishedBy says why the flow left the table
 // early ("" when it did not), for Notes.
-func (c *conn) finalize(at int64, cfg *Config, finishedBy string) *Flow {
+func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 	fr := new(flowWithRoom)
 	f := &fr.flow
 	c.flow(f)
@@ -135,7 +135,7 @@ func (c *conn) handshake() Handshake {
 // verdictNow gives the verdict the flow would have if it were finalized at
 // at, without finalizing it. Whatever it sets in the Flow on the way
 // (Handshake, ResetBy), finalize sets again.
-func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
+func (c ref) verdictNow(at int64, cfg *Config) (Verdict, string) {
 	var f Flow
 	c.flow(&f)
 	f.Handshake = c.handshake()
@@ -147,7 +147,7 @@ func (c *conn) verdictNow(at int64, cfg *Config) (Verdict, string) {
 // half_open when it answered retransmissions into silence, else reset),
 // then the handshake failures, then a side transmitting into silence, then
 // the FIN exchange, and an established flow is open.
-func (c *conn) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
+func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	var buf [256]byte
 	t := text(buf[:0])
@@ -278,7 +278,7 @@ func (c *conn) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) 
 }
 
 // notes adds the observations the verdict does not need.
-func (c *conn) notes(f *Flow, at int64) {
+func (c ref) notes(f *Flow, at int64) {
 	x := c.oddities()
 	add := func(format string, args ...any) { f.Notes = append(f.Notes, fmt.Sprintf(format, args...)) }
 	if f.RolesInferred {

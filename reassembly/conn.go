@@ -17,13 +17,14 @@ import (
 // happen at the wire time of the packet. The approximation is off by at most
 // one one-way delay, the capture point's distance to each host.
 //
-// One conn is allocated per open flow, in the runtime's 640-byte size
-// class (TestConnFitsItsSizeClass), and no Flow until it ends (finalize
-// builds it): it keeps no key for the index (see hash) nor the addresses
-// in its Zeek records, nothing only its end needs (why it finished), and
-// what only unusual flows need (oddities, sequence holes, Zeek records
-// ended early, the ladder when no report draws one) is allocated at the
-// first such event; its small fields are grouped so that none is padded.
+// A conn is in a slot of its table's slabs (slab.go) per open flow, and
+// holds no pointer; there is no Flow until it ends (finalize builds it): it
+// keeps no key for the index (see hash) nor the addresses in its Zeek
+// records, nothing only its end needs (why it finished); its Zeek tracker
+// is beside it in the slot, and what only unusual flows need (oddities,
+// sequence holes, a long timeline) and the ladder are in its side data
+// (connSide), allocated at the first such event; its small fields are
+// grouped so that none is padded.
 type conn struct {
 	// addr and ep are the Flow's Ends while the flow is tracked: their
 	// addresses, and the counters most flows need (oddities has the rest;
@@ -37,23 +38,13 @@ type conn struct {
 	// FirstIndex, LastIndex, RTT and RoleReason; first is its FirstSeen.
 	id, firstIndex, lastIndex uint64
 	rtt                       int64
-	// timeline is the Flow's Timeline, encoded (appendTransition).
-	timeline []byte
-	// census is told of every state change (census.go); nil in tests of
-	// the state machine alone.
-	census *census
-	ends   [2]endTrack
-	zeek   zeekTracker
+	ends                      [2]endTrack
 
 	first, last int64
 
-	// Links of the table's recency list (see list.go).
-	prev, next *conn
-
-	// ladder is the Flow's ladder while the flow is tracked (ladder.go);
-	// nil under Config.NoLadders, so that a conn carries 8 bytes for it,
-	// not 40, when no report draws ladders.
-	ladder *ladder
+	// Links of the table's recency list (see connList), or of its free
+	// slots (slabs).
+	prev, next handle
 
 	synAckTime    int64
 	synAckSeen    bool
@@ -67,10 +58,14 @@ type conn struct {
 	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
 	roles         roleReason
 	list          listID // the recency list it is on
-
-	// odd holds what only unusual flows need; nil until the first such
-	// event, so that the common flow does not carry it (issue 5).
-	odd *oddities
+	// sided says the flow has side data (ref.sideOnce): the common flow's
+	// packets and end need not read the slab's side array to learn that
+	// it has none.
+	sided bool
+	// tl is the Flow's Timeline, encoded (appendTransition), its first ntl
+	// bytes; a longer one is in the side data (ntl is then tlSide).
+	ntl uint8
+	tl  [timelineInline]byte
 	// zeroAck (above) is the end that, in SYN-SENT with no SYN-ACK
 	// captured, sent the ACK bit with ack 0: it acknowledges nothing
 	// (Nobody if none).
@@ -121,7 +116,7 @@ func (c *conn) joins(src, dst netip.AddrPort) bool {
 
 // oddities are a flow's rarely needed counters: RSTs that were ignored,
 // segments SYN-SENT rejected, timestamps going backwards. They are allocated
-// at the first such event (see conn.odd) and read, at the flow's end, from
+// at the first such event (see connSide) and read, at the flow's end, from
 // conn.oddities, which stands in a zero value when there were none.
 //
 // Fields are ordered by size, so that no padding is kept.
@@ -180,19 +175,20 @@ type repeatCounts struct{ Retransmits, KeepAlives, ZeroWindowProbes, Duplicates,
 var noOddities oddities
 
 // oddOnce returns c's oddities for recording one, allocating them at the first.
-func (c *conn) oddOnce() *oddities {
-	if c.odd == nil {
-		c.odd = new(oddities)
+func (c ref) oddOnce() *oddities {
+	x := c.sideOnce()
+	if x.odd == nil {
+		x.odd = new(oddities)
 	}
-	return c.odd
+	return x.odd
 }
 
 // oddities returns c's oddities for reading; never nil, never to be written.
-func (c *conn) oddities() *oddities {
-	if c.odd == nil {
-		return &noOddities
+func (c ref) oddities() *oddities {
+	if x := c.sideData(); x != nil && x.odd != nil {
+		return x.odd
 	}
-	return c.odd
+	return &noOddities
 }
 
 // rstInfo is the first RST that was accepted (in window).
@@ -219,16 +215,16 @@ type blindRST struct {
 func nanoTime(t int64) time.Time { return time.Unix(0, t).UTC() }
 
 // setState moves one end to st and records the transition.
-func (c *conn) setState(side Side, st State, t int64) {
+func (c ref) setState(side Side, st State, t int64) {
 	e := &c.ends[side]
 	if e.state == st {
 		return
 	}
-	if c.census != nil {
-		c.census.change(c, side, e.state, st, t)
+	if c.cs != nil {
+		c.cs.change(c.conn, side, e.state, st, t)
 	}
 	e.state = st
-	c.timeline = appendTransition(c.timeline, t-c.first, side, st)
+	c.appendTimeline(t-c.first, side, st)
 }
 
 // timeWaitSince is when an end in TIME_WAIT entered it: when the later of
@@ -243,20 +239,49 @@ func (c *conn) timeWaitSince() int64 {
 // (as in most captures), then a byte of state, unit and side: 2 to 5 bytes
 // instead of a 32-byte Transition (issue 5).
 
-// timelineFirstCap is the first capacity of a timeline: enough for the
-// transitions of most flows, from the handshake to the close.
-const timelineFirstCap = 24
+// timelineInline is the room for a timeline in the conn: enough for the
+// transitions of most flows, from the handshake to the close; tlSide in
+// conn.ntl says the timeline outgrew it.
+const (
+	timelineInline = 43
+	tlSide         = 0xff
+)
+
+// maxTransition is the longest encoding of a transition.
+const maxTransition = binary.MaxVarintLen64 + 1
 
 func appendTransition(b []byte, since int64, side Side, st State) []byte {
-	if b == nil {
-		b = make([]byte, 0, timelineFirstCap)
-	}
 	us := byte(0)
 	if since%1000 == 0 {
 		since, us = since/1000, 1
 	}
 	b = binary.AppendUvarint(b, uint64(since))
 	return append(b, byte(st)<<2|us<<1|byte(side))
+}
+
+// appendTimeline adds a transition to c's timeline, moving it to the side
+// data when it outgrows tl.
+func (c ref) appendTimeline(since int64, side Side, st State) {
+	if c.ntl != tlSide {
+		var b [maxTransition]byte
+		e := appendTransition(b[:0], since, side, st)
+		if int(c.ntl)+len(e) <= len(c.tl) {
+			c.ntl += uint8(copy(c.tl[c.ntl:], e))
+			return
+		}
+		c.sideOnce().timeline = append(make([]byte, 0, 2*len(c.tl)), c.tl[:c.ntl]...)
+		c.ntl = tlSide
+	}
+	x := *c.side
+	x.timeline = appendTransition(x.timeline, since, side, st)
+}
+
+// timeline returns c's encoded timeline.
+func (c ref) timeline() []byte {
+	if c.ntl == tlSide {
+		return (*c.side).timeline
+	}
+	return c.tl[:c.ntl]
 }
 
 // readTransition decodes the transition at the start of b, of a flow whose
@@ -274,7 +299,7 @@ func readTransition(b []byte, first int64) (Transition, []byte) {
 // finalize to complete; its Timeline is converted by handTimeline, once no
 // state changes any more. It sets fields one by one: a Flow literal would
 // be built apart and copied.
-func (c *conn) flow(f *Flow) {
+func (c ref) flow(f *Flow) {
 	f.ID, f.RolesInferred, f.RoleReason = c.id, c.roles != roleBySYN, c.roles.String()
 	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex
 	f.RTT, f.ActiveCloser = time.Duration(c.rtt), c.activeCloser
@@ -296,9 +321,9 @@ func (c *conn) flow(f *Flow) {
 // once the flow is finished, decoding them once: into room when they fit
 // (finalize gives the room most flows need), else into a slice of their
 // exact number.
-func (c *conn) handTimeline(f *Flow, room []Transition) {
+func (c ref) handTimeline(f *Flow, room []Transition) {
 	tl := room[:0]
-	for b := c.timeline; len(b) > 0; {
+	for b := c.timeline(); len(b) > 0; {
 		if len(tl) == cap(tl) {
 			tl = append(make([]Transition, 0, len(tl)+transitions(b)), tl...)
 		}
@@ -307,7 +332,10 @@ func (c *conn) handTimeline(f *Flow, room []Transition) {
 		tl = append(tl, tr)
 	}
 	f.Timeline = tl[:len(tl):len(tl)]
-	c.timeline = nil
+	if c.ntl == tlSide {
+		(*c.side).timeline = nil
+	}
+	c.ntl = 0
 }
 
 // transitions counts the transitions encoded in b: a varint and a byte each.
@@ -325,7 +353,7 @@ func (c *conn) scaleKnown() bool { return c.ends[Client].sawSYN && c.ends[Server
 
 // add applies one segment sent by side from at time t (already made
 // monotonic by the table). It does not allocate unless a state changes.
-func (c *conn) add(seg *capture.Segment, from Side, t int64) {
+func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
 	ep := &c.ep[from]
@@ -367,7 +395,7 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 		s.sentAt(t)
 		return
 	}
-	kind := s.classify(seg, r)
+	kind := s.classify(seg, r, holeRef{c, from})
 	if s.state == SynRecv && seg.PayloadLen > 0 && !fl.Has(capture.SYN) {
 		// Data from SYN-RECEIVED: the handshake's last ACK was not captured
 		// (one-way capture), or TCP Fast Open let the server speak first.
@@ -428,7 +456,7 @@ func (c *conn) add(seg *capture.Segment, from Side, t int64) {
 
 // onSYN handles a SYN or SYN-ACK sent by from. It returns false for a
 // SYN-ACK with another ISN than the first, which is ignored.
-func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
+func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
 	s.synTime = t
@@ -469,7 +497,7 @@ func (c *conn) onSYN(seg *capture.Segment, from Side, t int64) bool {
 }
 
 // onACK handles the acknowledgment field of a segment sent by from.
-func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
+func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
 	a := Seq(seg.Ack)
@@ -530,7 +558,7 @@ func (c *conn) onACK(seg *capture.Segment, from Side, t int64) {
 
 // onFIN handles the first FIN sent by from; retransmitted FINs change
 // nothing (they were classified as retransmissions).
-func (c *conn) onFIN(seg *capture.Segment, from Side, t int64) {
+func (c ref) onFIN(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
 	s.finSent = true
@@ -557,7 +585,7 @@ func (c *conn) onFIN(seg *capture.Segment, from Side, t int64) {
 
 // onRST handles a RST sent by from: accepted if RFC 5961 would, else counted
 // as a blind reset and otherwise ignored.
-func (c *conn) onRST(seg *capture.Segment, from Side, t int64) {
+func (c ref) onRST(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
 	if x := c.oddities(); s.state == SynSent && x.synSentRejects > 0 && Seq(seg.Seq) == x.rejectAck {
@@ -681,7 +709,7 @@ func (r *endTrack) synSentRSTFault(seg *capture.Segment) string {
 // 4-tuple, RFC 5961 section 4, or a spoofed SYN-ACK), a timestamp echo it
 // never sent (PAWS, RFC 7323 section 5), or a segment with neither SYN nor
 // ACK. RSTs are left to rstAcceptable.
-func (c *conn) rejectedInSynSent(seg *capture.Segment, from Side) bool {
+func (c ref) rejectedInSynSent(seg *capture.Segment, from Side) bool {
 	r := &c.ends[from.Reverse()]
 	fl := seg.Flags
 	if r.state != SynSent || !r.sawSYN || fl.Has(capture.RST) {

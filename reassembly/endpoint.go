@@ -27,6 +27,22 @@ const maxHoles = 4
 
 type hole struct{ lo, hi Seq }
 
+// holeRef reaches the holes of end side of c: they are kept beside the
+// conn (connSide), allocated at the end's first jump ahead, which most
+// ends never make.
+type holeRef struct {
+	c    ref
+	side Side
+}
+
+func (r holeRef) get() *[maxHoles]hole {
+	x := r.c.sideOnce()
+	if x.holes[r.side] == nil {
+		x.holes[r.side] = new([maxHoles]hole)
+	}
+	return x.holes[r.side]
+}
+
 // dupWindow is how close in time two identical segments must be to count as
 // one packet captured twice (SPAN ports, capturing on both ends, -i any on a
 // bridge). Real retransmissions are at least an RTO or a few RTTs apart.
@@ -73,9 +89,6 @@ type endTrack struct {
 	synTime    int64 // time of the latest SYN (or SYN-ACK) this end sent
 
 	lastSig signature
-	// holes are allocated at the first jump ahead, which most ends never
-	// make (24 bytes per end, 48 per open flow).
-	holes *[maxHoles]hole
 
 	isn Seq
 	// nxt is one past the highest sequence number this end sent (its
@@ -112,8 +125,8 @@ type endTrack struct {
 
 // classify decides what a non-RST segment means for its sender s and
 // advances s.nxt. peer is the receiving end, whose acks and window tell
-// keepalives and probes apart from data.
-func (s *endTrack) classify(seg *capture.Segment, peer *endTrack) segKind {
+// keepalives and probes apart from data; holes are s's.
+func (s *endTrack) classify(seg *capture.Segment, peer *endTrack, holes holeRef) segKind {
 	seq := Seq(seg.Seq)
 	end := seq.Add(Size(seg.SeqLen()))
 	syn, fin := seg.Flags.Has(capture.SYN), seg.Flags.Has(capture.FIN)
@@ -146,54 +159,56 @@ func (s *endTrack) classify(seg *capture.Segment, peer *endTrack) segKind {
 	if s.nxt.LessThan(end) {
 		kind := kindNew
 		if s.nxt.LessThan(seq) {
-			s.addHole(s.nxt, seq)
-		} else if seq.LessThan(s.nxt) && !s.fillHole(seq, s.nxt) {
+			s.addHole(holes, s.nxt, seq)
+		} else if seq.LessThan(s.nxt) && !s.fillHole(holes, seq, s.nxt) {
 			kind = kindRetransmit // re-sends old octets along with new ones
 		}
 		s.nxt = end
 		return kind
 	}
-	if s.fillHole(seq, end) {
+	if s.fillHole(holes, seq, end) {
 		return kindOutOfOrder
 	}
 	return kindRetransmit
 }
 
-func (s *endTrack) addHole(lo, hi Seq) {
-	if s.holes == nil {
-		s.holes = new([maxHoles]hole)
-	}
+func (s *endTrack) addHole(holes holeRef, lo, hi Seq) {
+	hs := holes.get()
 	if int(s.nholes) == maxHoles {
-		copy(s.holes[:], s.holes[1:])
+		copy(hs[:], hs[1:])
 		s.nholes--
 	}
-	s.holes[s.nholes] = hole{lo, hi}
+	hs[s.nholes] = hole{lo, hi}
 	s.nholes++
 }
 
 // fillHole removes [lo, hi) from the remembered holes and reports whether it
 // overlapped any: a segment that fills a hole is late, not retransmitted.
-func (s *endTrack) fillHole(lo, hi Seq) bool {
+func (s *endTrack) fillHole(holes holeRef, lo, hi Seq) bool {
+	if s.nholes == 0 {
+		return false
+	}
+	hs := holes.get()
 	filled := false
 	for i := 0; i < int(s.nholes); i++ {
-		h := s.holes[i]
+		h := hs[i]
 		if !lo.LessThan(h.hi) || !h.lo.LessThan(hi) {
 			continue
 		}
 		filled = true
 		switch {
 		case lo.LessThanEq(h.lo) && h.hi.LessThanEq(hi): // covered: drop it
-			copy(s.holes[i:], s.holes[i+1:s.nholes])
+			copy(hs[i:], hs[i+1:s.nholes])
 			s.nholes--
 			i--
 		case lo.LessThanEq(h.lo): // covers the front
-			s.holes[i].lo = hi
+			hs[i].lo = hi
 		case h.hi.LessThanEq(hi): // covers the back
-			s.holes[i].hi = lo
+			hs[i].hi = lo
 		default: // inside: keep the front part, and the back part if room
-			s.holes[i].hi = lo
+			hs[i].hi = lo
 			if int(s.nholes) < maxHoles {
-				s.holes[s.nholes] = hole{hi, h.hi}
+				hs[s.nholes] = hole{hi, h.hi}
 				s.nholes++
 			}
 		}

@@ -6,13 +6,23 @@ import (
 	"testing"
 )
 
-// indexed makes a conn for the 4-tuple a-b and puts it in x.
-func indexed(x *flowIndex, a, b netip.AddrPort) *conn {
-	c := &conn{}
-	c.addr = addrsOf(a, b)
-	x.insert(c.hash(), c)
-	return c
+// testIndex is an index with the slabs its conns are in.
+type testIndex struct {
+	flowIndex
+	s slabs
 }
+
+// indexed makes a conn for the 4-tuple a-b and puts it in x.
+func indexed(x *testIndex, a, b netip.AddrPort) handle {
+	h := x.s.alloc()
+	c := x.s.at(h)
+	*c = conn{addr: addrsOf(a, b)}
+	x.insert(c.hash(), h)
+	return h
+}
+
+// lookup finds the conn of a packet from a to b.
+func (x *testIndex) lookup(a, b netip.AddrPort) handle { return x.find(flowHash(a, b), a, b, &x.s) }
 
 // The index must find a 4-tuple whichever way a packet goes, and keep
 // apart endpoints that netip keeps apart, IPv4 addresses from their
@@ -28,15 +38,15 @@ func TestIndexKeepsEndpointsApart(t *testing.T) {
 		{v4, netip.AddrPortFrom(srv.Addr(), 81)},
 		{netip.MustParseAddrPort("[2001:db8::1]:40000"), netip.MustParseAddrPort("[2001:db8::2]:80")},
 	}
-	var x flowIndex
-	conns := make([]*conn, len(pairs))
+	var x testIndex
+	conns := make([]handle, len(pairs))
 	for i, p := range pairs {
 		conns[i] = indexed(&x, p[0], p[1])
 	}
 	for i, p := range pairs {
 		for _, dir := range [][2]netip.AddrPort{{p[0], p[1]}, {p[1], p[0]}} {
-			if got := x.find(flowHash(dir[0], dir[1]), dir[0], dir[1]); got != conns[i] {
-				t.Errorf("%v -> %v: found the conn of %v, want its own", dir[0], dir[1], got.addr)
+			if got := x.lookup(dir[0], dir[1]); got != conns[i] {
+				t.Errorf("%v -> %v: found the conn of %v, want its own", dir[0], dir[1], x.s.at(got).addr)
 			}
 		}
 	}
@@ -48,21 +58,22 @@ func TestIndexKeepsEndpointsApart(t *testing.T) {
 // runs that wrap around the end of the arrays).
 func TestIndexChurn(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var x flowIndex
-	live := map[*conn]bool{}
-	var order []*conn
+	var x testIndex
+	live := map[handle]bool{}
+	var order []handle
 	for step := range 200_000 {
 		if len(order) > 0 && (len(order) > 40 || rng.IntN(2) == 0) {
 			i := rng.IntN(len(order))
 			c := order[i]
 			order[i] = order[len(order)-1]
 			order = order[:len(order)-1]
-			x.remove(c.hash(), c)
+			x.remove(x.s.at(c).hash(), c)
+			x.s.release(c)
 			delete(live, c)
 		} else {
 			a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(step >> 8), byte(step)}), uint16(rng.IntN(4)+1024))
 			b := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(rng.IntN(3))}), 80)
-			if x.find(flowHash(a, b), a, b) != nil {
+			if x.lookup(a, b) != 0 {
 				continue
 			}
 			c := indexed(&x, a, b)
@@ -73,13 +84,14 @@ func TestIndexChurn(t *testing.T) {
 			t.Fatalf("step %d: index holds %d, want %d", step, x.Len(), len(live))
 		}
 		if step%97 == 0 {
-			for c := range live {
-				if got := x.find(c.hash(), c.addr.get(Server), c.addr.get(Client)); got != c {
+			for h := range live {
+				c := x.s.at(h)
+				if got := x.lookup(c.addr.get(Server), c.addr.get(Client)); got != h {
 					t.Fatalf("step %d: lost %v", step, c.addr)
 				}
 			}
 			n := 0
-			x.each(func(*conn) { n++ })
+			x.each(func(handle) { n++ })
 			if n != len(live) {
 				t.Fatalf("step %d: each visits %d, want %d", step, n, len(live))
 			}
@@ -92,7 +104,7 @@ func TestIndexChurn(t *testing.T) {
 // spread them, or every lookup walks a long run. Distances from each
 // conn's home slot are counted, which is deterministic for a given hash.
 func TestIndexSpreadsRegularTuples(t *testing.T) {
-	var x flowIndex
+	var x testIndex
 	n := 0
 	for c := range 200 {
 		for s := range 20 {
@@ -106,8 +118,8 @@ func TestIndexSpreadsRegularTuples(t *testing.T) {
 	}
 	total := uint64(0)
 	for i, c := range x.conns {
-		if c != nil {
-			total += (uint64(i) - uint64(tagOf(c.hash()))) & x.mask
+		if c != 0 {
+			total += (uint64(i) - uint64(tagOf(x.s.at(c).hash()))) & x.mask
 		}
 	}
 	// Linear probing at the table's load (at most 3/4) averages about 1.5

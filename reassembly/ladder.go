@@ -257,20 +257,31 @@ func (f *Flow) SetLadder(steps []LadderStep, omitted uint64) {
 // recordLadder adds a packet sent by from at t to the ladder, if the flow
 // keeps one; it comes before add updates c.last and c.lastIndex, which are
 // the previous packet's.
-func (c *conn) recordLadder(seg *capture.Segment, from Side, t int64) {
-	if c.ladder == nil {
+func (c ref) recordLadder(seg *capture.Segment, from Side, t int64) {
+	l := c.ladder()
+	if l == nil {
 		return // Config.NoLadders
 	}
 	r := lrec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
 		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}
-	c.ladder.add(&r, c.last, c.lastIndex)
+	l.add(&r, c.last, c.lastIndex)
+}
+
+// ladder returns the flow's ladder while it is tracked, kept beside the
+// conn (connSide); nil under Config.NoLadders.
+func (c ref) ladder() *ladder {
+	if x := c.sideData(); x != nil {
+		return x.ladder
+	}
+	return nil
 }
 
 // buildLadder hands the ladder, if one was recorded, to the Flow.
-func (c *conn) buildLadder(f *Flow) {
-	if c.ladder == nil {
+func (c ref) buildLadder(f *Flow) {
+	l := c.ladder()
+	if l == nil {
 		return
 	}
-	f.ladder, f.LadderOmitted = c.ladder.flow(c.ep[Client].Packets + c.ep[Server].Packets)
-	c.ladder = nil
+	f.ladder, f.LadderOmitted = l.flow(c.ep[Client].Packets + c.ep[Server].Packets)
+	(*c.side).ladder = nil
 }

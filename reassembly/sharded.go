@@ -163,7 +163,10 @@ type shard struct {
 // Table.order. A flow that begins has no Flow yet (it is built when the
 // flow ends): c names it, as the key of Sharded.ids, and is never read by
 // the merger, which does not own it; first and last are its FirstIndex and
-// LastIndex.
+// LastIndex. The table reuses c's slot for a later flow only after this
+// flow ended, at an event no later than the next flow's begun, and ends
+// come first at an event: the merger deletes the key before it is taken
+// again.
 type shardItem struct {
 	f           *Flow
 	c           *conn

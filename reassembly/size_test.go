@@ -1,30 +1,64 @@
 package reassembly
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 )
 
-// A conn is allocated for every open flow, in the runtime's 640-byte size
-// class, with its 8-byte allocation header (objects over 512 bytes that
-// hold pointers have one); one byte too many would move it to the
-// 704-byte class and cost every open flow 64 bytes (issue 5's memory per
-// flow; it was in the 1024-byte class). Fields are ordered by size in
-// conn, endTrack, zEnd and zRecord for this; a tracked flow has no Flow
-// (conn keeps what the Flow needs, which finalize copies); the index keeps
-// no key (the conn's addresses are its key, kept without netip's
-// pointers), the Zeek records none of the addresses, the ladder is a
-// pointer (none when no report draws ladders), and what only unusual flows
-// need (oddities, with the RST that ended the flow and the counters of
-// retransmissions and the like, sequence holes, Zeek records ended early)
-// is allocated at the first such event. A field that must be added needs
-// room made elsewhere, or belongs in oddities if it is rare.
-func TestConnFitsItsSizeClass(t *testing.T) {
-	const sizeClass, header = 640, 8
-	if n := unsafe.Sizeof(conn{}); n+header > sizeClass {
-		t.Errorf("a conn is %d bytes, over the %d-byte size class (endTrack %d, zeekTracker %d)",
-			n, sizeClass, unsafe.Sizeof(endTrack{}), unsafe.Sizeof(zeekTracker{}))
+// A conn is in every open flow's slot of its table's slabs (slab.go),
+// with the flow's zeekTracker and a pointer to its side data: 608 bytes a
+// slot, where a conn was a 640-byte allocation and its timeline another.
+// There is no size class to fill: every byte of conn costs every open flow
+// (issue 5's memory per flow). Fields are ordered by size in conn,
+// endTrack, zEnd and zRecord for this; a tracked flow has no Flow (conn
+// keeps what the Flow needs, which finalize copies); the index keeps no key
+// (the conn's addresses are its key, kept without netip's pointers), the
+// Zeek records none of the addresses, the timeline of most flows fits in
+// the conn, and the ladder and what only unusual flows need (oddities, with
+// the RST that ended the flow and the counters of retransmissions and the
+// like, sequence holes, a long timeline) are in the side data, allocated at
+// the first such event. A field that must be added needs room made
+// elsewhere, or belongs in the side data if it is rare.
+func TestConnSize(t *testing.T) {
+	const connLimit, slotLimit = 440, 608
+	n := unsafe.Sizeof(conn{})
+	if n > connLimit {
+		t.Errorf("a conn is %d bytes, over %d (endTrack %d)", n, connLimit, unsafe.Sizeof(endTrack{}))
 	}
+	if slot := unsafe.Sizeof(slab{}) / slabLen; slot > slotLimit {
+		t.Errorf("a slot is %d bytes, over %d (conn %d, zeekTracker %d)", slot, slotLimit, n, unsafe.Sizeof(zeekTracker{}))
+	}
+}
+
+// A conn must hold no pointer, so that the garbage collector never scans
+// the conns of a slab (slab.go): what it would point to goes in connSide.
+func TestConnHoldsNoPointers(t *testing.T) {
+	if path := pointerIn(reflect.TypeFor[conn](), "conn"); path != "" {
+		t.Errorf("%s holds a pointer", path)
+	}
+}
+
+// pointerIn returns the path of a field of type typ, named name, that holds
+// a pointer, or "".
+func pointerIn(typ reflect.Type, name string) string {
+	switch typ.Kind() {
+	case reflect.Struct:
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if p := pointerIn(f.Type, name+"."+f.Name); p != "" {
+				return p
+			}
+		}
+		return ""
+	case reflect.Array:
+		return pointerIn(typ.Elem(), name+"[]")
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return ""
+	}
+	return name
 }
 
 // A Flow is handed out for every flow when it ends, and kept by whoever
@@ -39,7 +73,7 @@ func TestFlowFitsItsSizeClass(t *testing.T) {
 	}
 }
 
-// A zeekTracker is in every open flow's conn (it was 328 bytes; issue 5's
+// A zeekTracker is in every open flow's slot (it was 328 bytes; issue 5's
 // budget is 400 for the whole open flow). It keeps Zeek's 64-bit relative
 // sequence numbers in 32 bits while they fit, histories of up to
 // zeekHistInline letters inline, the delete and attempt timers in one field

@@ -34,11 +34,12 @@ type TableStats struct {
 type Table struct {
 	cfg    Config
 	emit   func(*Flow)
+	slabs  slabs // the conns
 	flows  flowIndex
 	active connList // flows in progress (listActive)
 	done   connList // finished flows lingering for stray packets (listDone)
 	nextID uint64
-	recent *conn // the flow of the previous segment, while tracked
+	recent handle // the flow of the previous segment, while tracked
 	// now is the latest packet time: later packets stamped earlier are
 	// backwards. wall is the latest time given to Advance. Timers run on
 	// the later of the two (clock).
@@ -131,24 +132,28 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 		t.servers.add(seg.Src.Port())
 	}
 
-	c := t.recent
-	if c == nil || !c.joins(seg.Src, seg.Dst) {
+	ch := t.recent
+	if ch == 0 || !t.slabs.at(ch).joins(seg.Src, seg.Dst) {
 		// Packets come in bursts per flow: skip the index when we can.
 		if h == 0 {
 			h = flowHash(seg.Src, seg.Dst)
 		}
-		c = t.flows.find(h, seg.Src, seg.Dst)
+		ch = t.flows.find(h, seg.Src, seg.Dst, &t.slabs)
 	}
-	if c != nil && c.startsNew(seg) {
-		c.endTimeWait(ts)
-		t.finish(c, ts, "a new connection (SYN) on the same 4-tuple replaced it", endReplaced, int64(seg.Index))
-		c = nil
+	var c ref
+	if ch != 0 {
+		if c = t.ref(ch); c.startsNew(seg) {
+			c.endTimeWait(ts)
+			t.finish(ch, ts, "a new connection (SYN) on the same 4-tuple replaced it", endReplaced, int64(seg.Index))
+			ch = 0
+		}
 	}
-	if c == nil {
+	if ch == 0 {
 		if h == 0 {
 			h = flowHash(seg.Src, seg.Dst) // the replaced flow was recent
 		}
-		c = t.newConn(h, seg, ts)
+		ch = t.newConn(h, seg, ts)
+		c = t.ref(ch)
 	}
 	if back > 0 {
 		x := c.oddOnce()
@@ -160,9 +165,12 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 		from = Server
 	}
 	c.add(seg, from, ts)
-	t.touch(c)
-	t.recent = c
+	t.touch(ch, c.conn)
+	t.recent = ch
 }
+
+// ref returns the conn in slot h with what it reaches in its slab.
+func (t *Table) ref(h handle) ref { return t.slabs.ref(h, t.census) }
 
 // Advance moves the table's clock to nowNanos without a packet and emits
 // what is due by then: flows whose TIME_WAIT or linger ran out, and idle
@@ -191,13 +199,14 @@ func (t *Table) clock() int64 { return max(t.now, t.wall) }
 // in ID order.
 func (t *Table) Close(endNanos int64) {
 	endNanos = max(endNanos, t.clock())
-	rest := make([]*conn, 0, t.flows.Len())
-	t.flows.each(func(c *conn) { rest = append(rest, c) })
+	rest := make([]handle, 0, t.flows.Len())
+	t.flows.each(func(h handle) { rest = append(rest, h) })
 	// First packet order is ID order, and a shard's table (see Sharded)
 	// must not read the IDs its caller writes.
-	slices.SortFunc(rest, func(a, b *conn) int { return cmp.Compare(a.firstIndex, b.firstIndex) })
-	for _, c := range rest {
-		t.finish(c, max(endNanos, c.last), "", endClosed, 0)
+	at := t.slabs.at
+	slices.SortFunc(rest, func(a, b handle) int { return cmp.Compare(at(a).firstIndex, at(b).firstIndex) })
+	for _, h := range rest {
+		t.finish(h, max(endNanos, t.slabs.at(h).last), "", endClosed, 0)
 	}
 	t.census.close(endNanos)
 }
@@ -214,7 +223,8 @@ func (t *Table) Stats() TableStats {
 // is meant for live snapshots.
 func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 	now := t.clock()
-	t.flows.each(func(c *conn) {
+	t.flows.each(func(h handle) {
+		c := t.slabs.at(h)
 		for side := range c.ends {
 			st := c.ends[side].state
 			if st == TimeWait && now-c.timeWaitSince() >= int64(t.cfg.TimeWait) {
@@ -250,7 +260,7 @@ type Settled struct {
 func (t *Table) OnSettled(fn func(Settled)) { t.settled = fn }
 
 // settle tells OnSettled's receiver that c settled.
-func (t *Table) settle(c *conn) {
+func (t *Table) settle(c ref) {
 	c.settled = true
 	v, why := c.verdictNow(c.last, &t.cfg)
 	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.addr.get(Client), Server: c.addr.get(Server),
@@ -263,36 +273,39 @@ func (t *Table) linger() int64 { return max(int64(t.cfg.TimeWait), 0) }
 // expire emits finished flows whose TIME_WAIT ran out and idle flows.
 func (t *Table) expire() {
 	now := t.clock()
-	for c := t.done.head; c != nil && now-c.last >= t.linger(); c = t.done.head {
-		t.finish(c, c.last+t.linger(), "", endLingered, c.last+t.linger())
+	for h := t.done.head; h != 0 && now-t.slabs.at(h).last >= t.linger(); h = t.done.head {
+		last := t.slabs.at(h).last
+		t.finish(h, last+t.linger(), "", endLingered, last+t.linger())
 	}
 	idle := int64(t.cfg.IdleTimeout)
 	if idle <= 0 {
 		return
 	}
-	for c := t.active.head; c != nil && now-c.last >= idle; c = t.active.head {
+	for h := t.active.head; h != 0 && now-t.slabs.at(h).last >= idle; h = t.active.head {
 		t.stats.IdleExpired++
-		t.finish(c, c.last+idle, "no packet for the idle timeout ("+fmtDur(idle)+")", endIdle, c.last+idle)
+		last := t.slabs.at(h).last
+		t.finish(h, last+idle, "no packet for the idle timeout ("+fmtDur(idle)+")", endIdle, last+idle)
 	}
 }
 
-func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) *conn {
+func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) handle {
 	if t.cfg.MaxFlows > 0 && t.flows.Len() >= t.cfg.MaxFlows {
 		victim := t.done.head
-		if victim == nil {
+		if victim == 0 {
 			victim = t.active.head
 		}
-		if victim != nil {
+		if victim != 0 {
 			t.stats.Evicted++
 			t.finish(victim, t.clock(), "evicted from a full flow table (--max-flows)", endEvicted, int64(seg.Index))
 		}
 	}
 	t.nextID++
 	client, server, reason := t.roles(seg)
-	c := &conn{id: t.nextID, roles: reason, firstIndex: seg.Index,
-		first: ts, last: ts, census: t.census}
+	ch := t.slabs.alloc()
+	c := t.ref(ch)
+	*c.conn = conn{id: t.nextID, roles: reason, firstIndex: seg.Index, first: ts, last: ts}
 	if !t.cfg.NoLadders {
-		c.ladder = new(ladder)
+		c.sideOnce().ladder = new(ladder)
 	}
 	c.addr = addrsOf(client, server)
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
@@ -301,45 +314,48 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) *conn {
 		c.setState(Client, Established, ts)
 		c.setState(Server, Established, ts)
 	}
-	t.flows.insert(h, c)
-	t.active.pushBack(c)
+	t.flows.insert(h, ch)
+	t.active.pushBack(&t.slabs, ch, c.conn)
 	if t.order != nil {
-		t.order(c, nil, flowBegun, 0)
+		t.order(c.conn, nil, flowBegun, 0)
 	}
 	t.stats.Total++
-	return c
+	return ch
 }
 
-// touch moves c to the back of its recency list, or to the finished list
-// once both ends are closed.
-func (t *Table) touch(c *conn) {
+// touch moves c, in slot h, to the back of its recency list, or to the
+// finished list once both ends are closed.
+func (t *Table) touch(h handle, c *conn) {
 	l := &t.active
 	if c.finished() {
 		l = &t.done
 	}
-	if l.tail == c {
+	if l.tail == h {
 		return // the common case: the same flow again
 	}
 	if l == &t.done && c.list != listDone && t.settled != nil && !c.settled {
-		t.settle(c)
+		t.settle(t.ref(h))
 	}
-	t.list(c).remove(c)
-	l.pushBack(c)
+	t.list(c).remove(&t.slabs, h, c)
+	l.pushBack(&t.slabs, h, c)
 }
 
-// finish classifies c as of at and emits it; ev and key are for order.
-func (t *Table) finish(c *conn, at int64, why string, ev flowEvent, key int64) {
-	t.flows.remove(c.hash(), c)
-	if t.recent == c {
-		t.recent = nil
+// finish classifies the conn in slot h as of at, emits it and frees the
+// slot; ev and key are for order.
+func (t *Table) finish(h handle, at int64, why string, ev flowEvent, key int64) {
+	c := t.ref(h)
+	t.flows.remove(c.hash(), h)
+	if t.recent == h {
+		t.recent = 0
 	}
-	t.list(c).remove(c)
+	t.list(c.conn).remove(&t.slabs, h, c.conn)
 	f := c.finalize(at, &t.cfg, why)
 	t.stats.Emitted++
 	t.census.flowDone(f)
 	if t.order != nil {
-		t.order(c, f, ev, key)
+		t.order(c.conn, f, ev, key)
 	}
+	t.slabs.release(h)
 	t.emit(f)
 }
 
@@ -454,35 +470,37 @@ const (
 	listDone
 )
 
-// connList is an intrusive doubly linked list of conns, oldest first.
+// connList is an intrusive doubly linked list of the conns in slabs s,
+// oldest first, by handle. Its functions take the conn of handle h as c
+// too, which every caller has at hand.
 type connList struct {
-	head, tail *conn
+	head, tail handle
 	id         listID
 }
 
-func (l *connList) pushBack(c *conn) {
-	c.list, c.prev, c.next = l.id, l.tail, nil
-	if l.tail != nil {
-		l.tail.next = c
+func (l *connList) pushBack(s *slabs, h handle, c *conn) {
+	c.list, c.prev, c.next = l.id, l.tail, 0
+	if l.tail != 0 {
+		s.at(l.tail).next = h
 	} else {
-		l.head = c
+		l.head = h
 	}
-	l.tail = c
+	l.tail = h
 }
 
-func (l *connList) remove(c *conn) {
+func (l *connList) remove(s *slabs, h handle, c *conn) {
 	if l == nil || c.list != l.id {
 		return
 	}
-	if c.prev != nil {
-		c.prev.next = c.next
+	if c.prev != 0 {
+		s.at(c.prev).next = c.next
 	} else {
 		l.head = c.next
 	}
-	if c.next != nil {
-		c.next.prev = c.prev
+	if c.next != 0 {
+		s.at(c.next).prev = c.prev
 	} else {
 		l.tail = c.prev
 	}
-	c.prev, c.next, c.list = nil, nil, listNone
+	c.prev, c.next, c.list = 0, 0, listNone
 }

@@ -14,13 +14,13 @@ func TestTimelineRoundTrip(t *testing.T) {
 	const first = 1_773_480_413_123_456_789
 	sinces := []int64{0, 1, 999, 1000, 1001, 250_000, 60_000_000_000, 1 << 40, -1, -1000,
 		math.MaxInt64 - first, math.MinInt64 + first}
-	var c conn
-	c.first = first
+	var x *connSide
+	c := ref{conn: &conn{first: first}, side: &x}
 	var want []Transition
 	for i, since := range sinces {
 		for st := Unknown; st <= TimeWait; st++ {
 			side := Side((i + int(st)) % 2)
-			c.timeline = appendTransition(c.timeline, since, side, st)
+			c.appendTimeline(since, side, st)
 			want = append(want, Transition{Time: nanoTime(first + since), Side: side, State: st})
 		}
 	}
