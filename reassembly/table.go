@@ -57,7 +57,7 @@ type Table struct {
 	// it is emitted, why it ends: a Sharded's shard reports both so that
 	// the flows of all shards are numbered and emitted in this table's
 	// order (see Sharded).
-	order func(c *conn, f *Flow, ev flowEvent, key int64)
+	order func(h handle, c *conn, f *Flow, ev flowEvent, key int64)
 }
 
 // flowEvent is what Table.order is told about a flow.
@@ -317,7 +317,7 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) handle {
 	t.flows.insert(h, ch)
 	t.active.pushBack(&t.slabs, ch, c.conn)
 	if t.order != nil {
-		t.order(c.conn, nil, flowBegun, 0)
+		t.order(ch, c.conn, nil, flowBegun, 0)
 	}
 	t.stats.Total++
 	return ch
@@ -353,7 +353,7 @@ func (t *Table) finish(h handle, at int64, why string, ev flowEvent, key int64) 
 	t.stats.Emitted++
 	t.census.flowDone(f)
 	if t.order != nil {
-		t.order(c.conn, f, ev, key)
+		t.order(h, c.conn, f, ev, key)
 	}
 	t.slabs.release(h)
 	t.emit(f)
