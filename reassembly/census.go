@@ -184,10 +184,15 @@ type pairKey struct {
 	server netip.AddrPort
 }
 
+// pairTally is the TIME_WAIT load of one pair (PairTimeWait), kept small
+// (its key is in census.pairKeys): the pairs outnumber the caches, and a
+// change reads one tally at entry and exit of each TIME_WAIT.
 type pairTally struct {
 	flows, client, server int32
-	peak                  PairTimeWait
-	at                    int64
+	// peak, peakClient and peakServer are PairTimeWait's Peak, ClientHeld
+	// and ServerHeld; at is its At in Unix ns.
+	peak, peakClient, peakServer int32
+	at                           int64
 }
 
 // endKey names one end of one flow of the census.
@@ -200,6 +205,10 @@ type endKey struct {
 type expiry struct {
 	at int64
 	ev stateChange // the change that entered TIME_WAIT
+	// pair is the index in census.pairs of the flow's pair tally, or -1
+	// (see pairOf): found when the end entered TIME_WAIT, so that its
+	// expiry need not look it up again.
+	pair int32
 }
 
 // census is the online state census of one Table, or of the caller's side
@@ -224,7 +233,10 @@ type census struct {
 
 	hosts  map[netip.Addr]*hostTally
 	others hostTally
-	pairs  map[pairKey]*pairTally
+	// pairIndex gives the index of a pair in pairs and pairKeys.
+	pairIndex map[pairKey]int32
+	pairs     []pairTally
+	pairKeys  []pairKey
 	// flowTW counts the ends of each flow in TIME_WAIT (1 or 2).
 	flowTW map[uint64]int8
 	// left holds the ends that left TIME_WAIT before their timer (a new
@@ -274,7 +286,7 @@ func newCensus(cfg *Config) *census {
 	return &census{
 		tw:     int64(cfg.TimeWait),
 		hosts:  make(map[netip.Addr]*hostTally),
-		pairs:  make(map[pairKey]*pairTally),
+		pairIndex: make(map[pairKey]int32),
 		flowTW: make(map[uint64]int8),
 		left:   make(map[endKey]struct{}),
 	}
@@ -388,7 +400,7 @@ func (cs *census) advance(t int64) {
 		cs.snapshotBefore(x.at)
 		e := x.ev
 		e.t, e.from, e.to = x.at, TimeWait, Closed
-		cs.step(&e, true)
+		cs.step(&e, &x)
 	}
 	cs.snapshotBefore(t)
 }
@@ -414,12 +426,12 @@ func (cs *census) takeSnapshot() {
 
 func (cs *census) apply(e *stateChange) {
 	cs.advance(e.t)
-	cs.step(e, false)
+	cs.step(e, nil)
 }
 
 // step applies one change at e.t, all expiries due before it applied;
-// byTimer says it is the end of a TIME_WAIT by its timer.
-func (cs *census) step(e *stateChange, byTimer bool) {
+// timer is the expiry when it is the end of a TIME_WAIT by its timer.
+func (cs *census) step(e *stateChange, timer *expiry) {
 	// Both hosts of the flow are counted from its first change, so that
 	// the hosts counted one by one are the first to appear, whichever end
 	// changes (a SYN flood's server changes no state).
@@ -448,28 +460,48 @@ func (cs *census) step(e *stateChange, byTimer bool) {
 	cs.series.record(cs, h, e)
 	switch {
 	case e.to == TimeWait:
-		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e})
-		cs.pressure(e, +1)
+		pair := cs.pairOf(e)
+		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e, pair: pair})
+		cs.pressure(e, pair, +1)
 	case e.from == TimeWait:
-		if !byTimer {
+		var pair int32
+		if timer != nil {
+			pair = timer.pair
+		} else {
 			cs.left[endKey{e.flow, e.side}] = struct{}{}
+			pair = cs.pairOf(e)
 		}
-		cs.pressure(e, -1)
+		cs.pressure(e, pair, -1)
 	}
 }
 
-// pressure moves the TIME_WAIT load of e's client host and server
-// ip:port by delta, as report.TimeWaitPressure does from the Timelines.
-func (cs *census) pressure(e *stateChange, delta int32) {
+// pairOf returns the index of the tally of e's client host and server
+// ip:port, added at the first need; -1 for none, past MaxCensusHosts
+// pairs. Pairs are never removed, so the index stays valid, and a pair
+// without one at an end's entry in TIME_WAIT has none at its exit.
+func (cs *census) pairOf(e *stateChange) int32 {
 	k := pairKey{e.addrs.get(Client).Addr(), e.addrs.get(Server)}
-	p := cs.pairs[k]
-	if p == nil {
-		if len(cs.pairs) >= MaxCensusHosts {
-			return
-		}
-		p = &pairTally{peak: PairTimeWait{Client: k.client, Server: k.server}}
-		cs.pairs[k] = p
+	if i, ok := cs.pairIndex[k]; ok {
+		return i
 	}
+	if len(cs.pairs) >= MaxCensusHosts {
+		return -1
+	}
+	i := int32(len(cs.pairs))
+	cs.pairIndex[k] = i
+	cs.pairs = append(cs.pairs, pairTally{})
+	cs.pairKeys = append(cs.pairKeys, k)
+	return i
+}
+
+// pressure moves the TIME_WAIT load of pair (see pairOf), e's client host
+// and server ip:port, by delta, as report.TimeWaitPressure does from the
+// Timelines.
+func (cs *census) pressure(e *stateChange, pair int32, delta int32) {
+	if pair < 0 {
+		return
+	}
+	p := &cs.pairs[pair]
 	before := cs.flowTW[e.flow]
 	after := before + int8(delta)
 	if after == 0 {
@@ -487,9 +519,9 @@ func (cs *census) pressure(e *stateChange, delta int32) {
 	}
 	// Both ends of a simultaneous close enter TIME_WAIT at one instant:
 	// the split at the peak counts both.
-	if int(p.flows) > p.peak.Peak || int(p.flows) == p.peak.Peak && e.t == p.at {
-		p.peak.Peak, p.at = int(p.flows), e.t
-		p.peak.ClientHeld, p.peak.ServerHeld = int(p.client), int(p.server)
+	if p.flows > p.peak || p.flows == p.peak && e.t == p.at {
+		p.peak, p.at = p.flows, e.t
+		p.peakClient, p.peakServer = p.client, p.server
 	}
 }
 
@@ -527,8 +559,10 @@ func (cs *census) close(end int64) *Census {
 	slices.SortFunc(r.Hosts, func(a, b HostCensus) int { return a.Host.Compare(b.Host) })
 	r.Others = cs.others.result(netip.Addr{})
 	r.Others.Sockets = cs.snapOth
-	for _, p := range cs.pairs {
-		pt := p.peak
+	for i, p := range cs.pairs {
+		k := cs.pairKeys[i]
+		pt := PairTimeWait{Client: k.client, Server: k.server, Peak: int(p.peak),
+			ClientHeld: int(p.peakClient), ServerHeld: int(p.peakServer)}
 		if p.at != 0 || pt.Peak > 0 {
 			pt.At = nanoTime(p.at)
 		}
