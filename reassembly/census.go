@@ -600,6 +600,9 @@ type seriesTally struct {
 	// filled is the number of buckets that have begun: bucket filled-1 is
 	// the current one.
 	filled int
+	// next is when bucket filled begins: most changes come before, in the
+	// current bucket, and move need not divide to find theirs.
+	next int64
 	hosts  []*seriesHost
 	// floor is at most the state changes of the quietest host with a
 	// series (they only grow), so most hosts are turned away without
@@ -617,6 +620,9 @@ type seriesHost struct {
 // move brings the series to instant t: the buckets up to t's begin with
 // the counts carried from before.
 func (s *seriesTally) move(cs *census, t int64) {
+	if s.started && t < s.next {
+		return
+	}
 	if !s.started {
 		s.started, s.start, s.step = true, t, seriesStep0
 	}
@@ -629,6 +635,7 @@ func (s *seriesTally) move(cs *census, t int64) {
 			h.buckets[s.filled] = h.tally.cur
 		}
 	}
+	s.next = s.start + int64(s.filled)*s.step
 }
 
 // halve merges adjacent buckets and doubles the step.
