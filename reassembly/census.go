@@ -177,6 +177,7 @@ type hostTally struct {
 	verdicts       [len(verdictNames)]int32
 	changes        uint32
 	series         int32 // 1 + index into census.series.hosts, or 0
+	id             int32 // 1 + index into census.tallies; 0 for census.others
 }
 
 type pairKey struct {
@@ -206,9 +207,10 @@ type expiry struct {
 	at int64
 	ev stateChange // the change that entered TIME_WAIT
 	// pair is the index in census.pairs of the flow's pair tally, or -1
-	// (see pairOf): found when the end entered TIME_WAIT, so that its
-	// expiry need not look it up again.
-	pair int32
+	// (see pairOf), and host the id of the end's host tally: found when
+	// the end entered TIME_WAIT, so that its expiry, long after, need not
+	// look them up again (nor take a place in census.recent).
+	pair, host int32
 }
 
 // census is the online state census of one Table, or of the caller's side
@@ -233,6 +235,8 @@ type census struct {
 
 	hosts  map[netip.Addr]*hostTally
 	others hostTally
+	// tallies are the tallies of hosts by id (hostTally.id).
+	tallies []*hostTally
 	// pairIndex gives the index of a pair in pairs and pairKeys.
 	pairIndex map[pairKey]int32
 	pairs     []pairTally
@@ -380,9 +384,18 @@ func (cs *census) host(a netip.Addr) *hostTally {
 	if len(cs.hosts) >= MaxCensusHosts {
 		return &cs.others
 	}
-	h := new(hostTally)
+	h := &hostTally{id: int32(len(cs.tallies) + 1)}
+	cs.tallies = append(cs.tallies, h)
 	cs.hosts[a] = h
 	return h
+}
+
+// tally returns the host tally of an id.
+func (cs *census) tally(id int32) *hostTally {
+	if id == 0 {
+		return &cs.others
+	}
+	return cs.tallies[id-1]
 }
 
 // advance applies the TIME_WAIT expiries due by t and takes the snapshot
@@ -438,7 +451,12 @@ func (cs *census) step(e *stateChange, timer *expiry) {
 	if e.from == Unknown && e.side == Client {
 		cs.hostOf(e, Server)
 	}
-	h := cs.hostOf(e, e.side)
+	var h *hostTally
+	if timer != nil {
+		h = cs.tally(timer.host)
+	} else {
+		h = cs.hostOf(e, e.side)
+	}
 	h.changes++
 	cs.series.move(cs, e.t)
 	if counted(e.from) {
@@ -461,7 +479,7 @@ func (cs *census) step(e *stateChange, timer *expiry) {
 	switch {
 	case e.to == TimeWait:
 		pair := cs.pairOf(e)
-		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e, pair: pair})
+		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e, pair: pair, host: h.id})
 		cs.pressure(e, pair, +1)
 	case e.from == TimeWait:
 		var pair int32
@@ -663,7 +681,7 @@ func (s *seriesTally) record(cs *census, h *hostTally, e *stateChange) {
 		return
 	}
 	if h.series == 0 {
-		if !s.admit(h, e.host(), e.t) {
+		if !s.admit(h, e) {
 			return
 		}
 	}
@@ -674,7 +692,9 @@ func (s *seriesTally) record(cs *census, h *hostTally, e *stateChange) {
 	}
 }
 
-func (s *seriesTally) admit(h *hostTally, addr netip.Addr, t int64) bool {
+// admit gives h, the host of e's changing end, a series if it deserves
+// one (see record).
+func (s *seriesTally) admit(h *hostTally, e *stateChange) bool {
 	i := len(s.hosts)
 	if i == SeriesHosts {
 		// Replace the quietest host if h is busier.
@@ -697,7 +717,7 @@ func (s *seriesTally) admit(h *hostTally, addr netip.Addr, t int64) bool {
 		s.hosts = append(s.hosts, new(seriesHost))
 	}
 	sh := s.hosts[i]
-	sh.addr, sh.tally, sh.since = addr, h, t
+	sh.addr, sh.tally, sh.since = e.host(), h, e.t
 	h.series = int32(i + 1)
 	// The current bucket starts from what the host holds now; the counts
 	// before this change are not known per bucket.
