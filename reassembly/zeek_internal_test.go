@@ -97,6 +97,14 @@ func TestZeekPlainIsProcess(t *testing.T) {
 	checkZeekPlain(t, "fuzz", fuzzSegments(data))
 }
 
+// FuzzZeekPlain checks plain against process on FuzzTable's input.
+func FuzzZeekPlain(f *testing.F) {
+	f.Add(seed([8]int{0, 0, fS, 0, 0, 0, 1, 4}, [8]int{1, 0, fSA, 0, 0, 0, 1, 4}, [8]int{0, 0, fA, 0, 0, 0, 1, 4},
+		[8]int{0, 0, fPA, 0, 0, 200, 1, 4}, [8]int{1, 0, fA, 0, 0, 0, 1, 4}, [8]int{1, 0, fPA, 0, 0, 100, 1, 4},
+		[8]int{0, 0, fPA, 0, 0, 200, 1, 4}, [8]int{1, 0, fA, 0, 0, 0, 1, 4}))
+	f.Fuzz(func(t *testing.T, data []byte) { checkZeekPlain(t, "fuzz", fuzzSegments(data)) })
+}
+
 // checkZeekPlain follows segs with one zeekTracker per 4-tuple, as a table
 // does, and compares plain with process on every packet plain takes. It
 // returns how many it took.
