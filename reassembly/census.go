@@ -241,7 +241,11 @@ type census struct {
 	pairIndex map[pairKey]int32
 	pairs     []pairTally
 	pairKeys  []pairKey
-	// flowTW counts the ends of each flow in TIME_WAIT (1 or 2).
+	// flowTW counts the ends in TIME_WAIT of the flows that had both
+	// there at once (a simultaneous close), and of the flows without
+	// capture indexes (flow 0, all together). Any other flow with an end
+	// in TIME_WAIT has just that one there, so that most TIME_WAITs need
+	// no lookup in it (see twEnds).
 	flowTW map[uint64]int8
 	// left holds the ends that left TIME_WAIT before their timer (a new
 	// SYN on the 4-tuple), whose expiry in fifo is void. An end enters
@@ -520,14 +524,7 @@ func (cs *census) pressure(e *stateChange, pair int32, delta int32) {
 		return
 	}
 	p := &cs.pairs[pair]
-	before := cs.flowTW[e.flow]
-	after := before + int8(delta)
-	if after == 0 {
-		delete(cs.flowTW, e.flow)
-	} else {
-		cs.flowTW[e.flow] = after
-	}
-	if before == 0 || after == 0 {
+	if before, after := cs.twEnds(e, int8(delta)); before == 0 || after == 0 {
 		p.flows += delta
 	}
 	if e.side == Client {
@@ -541,6 +538,53 @@ func (cs *census) pressure(e *stateChange, pair int32, delta int32) {
 		p.peak, p.at = p.flows, e.t
 		p.peakClient, p.peakServer = p.client, p.server
 	}
+}
+
+// twEnds moves the count of the ends of e's flow in TIME_WAIT by delta,
+// and returns it before and after.
+func (cs *census) twEnds(e *stateChange, delta int8) (before, after int8) {
+	n, kept := int8(0), false
+	if len(cs.flowTW) > 0 {
+		n, kept = cs.flowTW[e.flow]
+	}
+	switch {
+	case kept:
+		before = n
+	case delta < 0:
+		before = 1 // the end leaving is its flow's only one there
+	case e.flow != 0 && cs.peerInTimeWait(e):
+		before = 1
+	}
+	after = before + delta
+	switch {
+	case after == 0:
+		if kept {
+			delete(cs.flowTW, e.flow)
+		}
+	case kept || after == 2 || e.flow == 0:
+		cs.flowTW[e.flow] = after
+	}
+	return before, after
+}
+
+// peerInTimeWait reports whether the other end of e's flow is in
+// TIME_WAIT as e's end enters it. Both ends of a flow in TIME_WAIT
+// entered it at the same instant, on the acknowledgment of the later FIN
+// (conn.timeWaitSince), so the other end's expiry is among the last ones
+// queued, due at the same time as e's.
+func (cs *census) peerInTimeWait(e *stateChange) bool {
+	at := e.t + cs.tw
+	for i := cs.fifo.len() - 1; i >= 0; i-- {
+		x := cs.fifo.at(i)
+		if x.at != at {
+			return false
+		}
+		if x.ev.flow == e.flow && x.ev.side != e.side {
+			_, gone := cs.left[endKey{x.ev.flow, x.ev.side}]
+			return !gone
+		}
+	}
+	return false
 }
 
 // close ends the census at end: expiries due by then are applied, and the
