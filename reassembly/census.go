@@ -206,7 +206,7 @@ type endKey struct {
 type expiry struct {
 	at int64
 	ev stateChange // the change that entered TIME_WAIT
-	// pair is the index in census.pairs of the flow's pair tally, or -1
+	// pair is the index in census.pairTallies of the flow's pair tally, or -1
 	// (see pairOf), and host the id of the end's host tally: found when
 	// the end entered TIME_WAIT, so that its expiry, long after, need not
 	// look them up again (nor take a place in census.recent).
@@ -237,10 +237,10 @@ type census struct {
 	others hostTally
 	// tallies are the tallies of hosts by id (hostTally.id).
 	tallies []*hostTally
-	// pairIndex gives the index of a pair in pairs and pairKeys.
-	pairIndex map[pairKey]int32
-	pairs     []pairTally
-	pairKeys  []pairKey
+	// pairs gives the index of a pair in pairTallies and pairKeys.
+	pairs       map[pairKey]int32
+	pairTallies []pairTally
+	pairKeys    []pairKey
 	// flowTW counts the ends in TIME_WAIT of the flows that had both
 	// there at once (a simultaneous close), and of the flows without
 	// capture indexes (flow 0, all together). Any other flow with an end
@@ -294,7 +294,7 @@ func newCensus(cfg *Config) *census {
 	return &census{
 		tw:     int64(cfg.TimeWait),
 		hosts:  make(map[netip.Addr]*hostTally),
-		pairIndex: make(map[pairKey]int32),
+		pairs:  make(map[pairKey]int32),
 		flowTW: make(map[uint64]int8),
 		left:   make(map[endKey]struct{}),
 	}
@@ -503,15 +503,15 @@ func (cs *census) step(e *stateChange, timer *expiry) {
 // without one at an end's entry in TIME_WAIT has none at its exit.
 func (cs *census) pairOf(e *stateChange) int32 {
 	k := pairKey{e.addrs.get(Client).Addr(), e.addrs.get(Server)}
-	if i, ok := cs.pairIndex[k]; ok {
+	if i, ok := cs.pairs[k]; ok {
 		return i
 	}
 	if len(cs.pairs) >= MaxCensusHosts {
 		return -1
 	}
-	i := int32(len(cs.pairs))
-	cs.pairIndex[k] = i
-	cs.pairs = append(cs.pairs, pairTally{})
+	i := int32(len(cs.pairTallies))
+	cs.pairs[k] = i
+	cs.pairTallies = append(cs.pairTallies, pairTally{})
 	cs.pairKeys = append(cs.pairKeys, k)
 	return i
 }
@@ -523,7 +523,7 @@ func (cs *census) pressure(e *stateChange, pair int32, delta int32) {
 	if pair < 0 {
 		return
 	}
-	p := &cs.pairs[pair]
+	p := &cs.pairTallies[pair]
 	if before, after := cs.twEnds(e, int8(delta)); before == 0 || after == 0 {
 		p.flows += delta
 	}
@@ -621,7 +621,7 @@ func (cs *census) close(end int64) *Census {
 	slices.SortFunc(r.Hosts, func(a, b HostCensus) int { return a.Host.Compare(b.Host) })
 	r.Others = cs.others.result(netip.Addr{})
 	r.Others.Sockets = cs.snapOth
-	for i, p := range cs.pairs {
+	for i, p := range cs.pairTallies {
 		k := cs.pairKeys[i]
 		pt := PairTimeWait{Client: k.client, Server: k.server, Peak: int(p.peak),
 			ClientHeld: int(p.peakClient), ServerHeld: int(p.peakServer)}
@@ -662,10 +662,10 @@ type seriesTally struct {
 	// filled is the number of buckets that have begun: bucket filled-1 is
 	// the current one.
 	filled int
+	hosts  []*seriesHost
 	// next is when bucket filled begins: most changes come before, in the
 	// current bucket, and move need not divide to find theirs.
 	next int64
-	hosts  []*seriesHost
 	// floor is at most the state changes of the quietest host with a
 	// series (they only grow), so most hosts are turned away without
 	// looking at every series host on each of their changes.
