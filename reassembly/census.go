@@ -177,6 +177,7 @@ type hostTally struct {
 	verdicts       [len(verdictNames)]int32
 	changes        uint32
 	series         int32 // 1 + index into census.series.hosts, or 0
+	id             int32 // 1 + index into census.tallies; 0 for census.others
 }
 
 type pairKey struct {
@@ -184,10 +185,15 @@ type pairKey struct {
 	server netip.AddrPort
 }
 
+// pairTally is the TIME_WAIT load of one pair (PairTimeWait), kept small
+// (its key is in census.pairKeys): the pairs outnumber the caches, and a
+// change reads one tally at entry and exit of each TIME_WAIT.
 type pairTally struct {
 	flows, client, server int32
-	peak                  PairTimeWait
-	at                    int64
+	// peak, peakClient and peakServer are PairTimeWait's Peak, ClientHeld
+	// and ServerHeld; at is its At in Unix ns.
+	peak, peakClient, peakServer int32
+	at                           int64
 }
 
 // endKey names one end of one flow of the census.
@@ -200,6 +206,11 @@ type endKey struct {
 type expiry struct {
 	at int64
 	ev stateChange // the change that entered TIME_WAIT
+	// pair is the index in census.pairTallies of the flow's pair tally, or -1
+	// (see pairOf), and host the id of the end's host tally: found when
+	// the end entered TIME_WAIT, so that its expiry, long after, need not
+	// look them up again (nor take a place in census.recent).
+	pair, host int32
 }
 
 // census is the online state census of one Table, or of the caller's side
@@ -224,8 +235,17 @@ type census struct {
 
 	hosts  map[netip.Addr]*hostTally
 	others hostTally
-	pairs  map[pairKey]*pairTally
-	// flowTW counts the ends of each flow in TIME_WAIT (1 or 2).
+	// tallies are the tallies of hosts by id (hostTally.id).
+	tallies []*hostTally
+	// pairs gives the index of a pair in pairTallies and pairKeys.
+	pairs       map[pairKey]int32
+	pairTallies []pairTally
+	pairKeys    []pairKey
+	// flowTW counts the ends in TIME_WAIT of the flows that had both
+	// there at once (a simultaneous close), and of the flows without
+	// capture indexes (flow 0, all together). Any other flow with an end
+	// in TIME_WAIT has just that one there, so that most TIME_WAITs need
+	// no lookup in it (see twEnds).
 	flowTW map[uint64]int8
 	// left holds the ends that left TIME_WAIT before their timer (a new
 	// SYN on the 4-tuple), whose expiry in fifo is void. An end enters
@@ -274,7 +294,7 @@ func newCensus(cfg *Config) *census {
 	return &census{
 		tw:     int64(cfg.TimeWait),
 		hosts:  make(map[netip.Addr]*hostTally),
-		pairs:  make(map[pairKey]*pairTally),
+		pairs:  make(map[pairKey]int32),
 		flowTW: make(map[uint64]int8),
 		left:   make(map[endKey]struct{}),
 	}
@@ -368,9 +388,18 @@ func (cs *census) host(a netip.Addr) *hostTally {
 	if len(cs.hosts) >= MaxCensusHosts {
 		return &cs.others
 	}
-	h := new(hostTally)
+	h := &hostTally{id: int32(len(cs.tallies) + 1)}
+	cs.tallies = append(cs.tallies, h)
 	cs.hosts[a] = h
 	return h
+}
+
+// tally returns the host tally of an id.
+func (cs *census) tally(id int32) *hostTally {
+	if id == 0 {
+		return &cs.others
+	}
+	return cs.tallies[id-1]
 }
 
 // advance applies the TIME_WAIT expiries due by t and takes the snapshot
@@ -388,7 +417,7 @@ func (cs *census) advance(t int64) {
 		cs.snapshotBefore(x.at)
 		e := x.ev
 		e.t, e.from, e.to = x.at, TimeWait, Closed
-		cs.step(&e, true)
+		cs.step(&e, &x)
 	}
 	cs.snapshotBefore(t)
 }
@@ -414,19 +443,24 @@ func (cs *census) takeSnapshot() {
 
 func (cs *census) apply(e *stateChange) {
 	cs.advance(e.t)
-	cs.step(e, false)
+	cs.step(e, nil)
 }
 
 // step applies one change at e.t, all expiries due before it applied;
-// byTimer says it is the end of a TIME_WAIT by its timer.
-func (cs *census) step(e *stateChange, byTimer bool) {
+// timer is the expiry when it is the end of a TIME_WAIT by its timer.
+func (cs *census) step(e *stateChange, timer *expiry) {
 	// Both hosts of the flow are counted from its first change, so that
 	// the hosts counted one by one are the first to appear, whichever end
 	// changes (a SYN flood's server changes no state).
 	if e.from == Unknown && e.side == Client {
 		cs.hostOf(e, Server)
 	}
-	h := cs.hostOf(e, e.side)
+	var h *hostTally
+	if timer != nil {
+		h = cs.tally(timer.host)
+	} else {
+		h = cs.hostOf(e, e.side)
+	}
 	h.changes++
 	cs.series.move(cs, e.t)
 	if counted(e.from) {
@@ -448,36 +482,49 @@ func (cs *census) step(e *stateChange, byTimer bool) {
 	cs.series.record(cs, h, e)
 	switch {
 	case e.to == TimeWait:
-		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e})
-		cs.pressure(e, +1)
+		pair := cs.pairOf(e)
+		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e, pair: pair, host: h.id})
+		cs.pressure(e, pair, +1)
 	case e.from == TimeWait:
-		if !byTimer {
+		var pair int32
+		if timer != nil {
+			pair = timer.pair
+		} else {
 			cs.left[endKey{e.flow, e.side}] = struct{}{}
+			pair = cs.pairOf(e)
 		}
-		cs.pressure(e, -1)
+		cs.pressure(e, pair, -1)
 	}
 }
 
-// pressure moves the TIME_WAIT load of e's client host and server
-// ip:port by delta, as report.TimeWaitPressure does from the Timelines.
-func (cs *census) pressure(e *stateChange, delta int32) {
+// pairOf returns the index of the tally of e's client host and server
+// ip:port, added at the first need; -1 for none, past MaxCensusHosts
+// pairs. Pairs are never removed, so the index stays valid, and a pair
+// without one at an end's entry in TIME_WAIT has none at its exit.
+func (cs *census) pairOf(e *stateChange) int32 {
 	k := pairKey{e.addrs.get(Client).Addr(), e.addrs.get(Server)}
-	p := cs.pairs[k]
-	if p == nil {
-		if len(cs.pairs) >= MaxCensusHosts {
-			return
-		}
-		p = &pairTally{peak: PairTimeWait{Client: k.client, Server: k.server}}
-		cs.pairs[k] = p
+	if i, ok := cs.pairs[k]; ok {
+		return i
 	}
-	before := cs.flowTW[e.flow]
-	after := before + int8(delta)
-	if after == 0 {
-		delete(cs.flowTW, e.flow)
-	} else {
-		cs.flowTW[e.flow] = after
+	if len(cs.pairs) >= MaxCensusHosts {
+		return -1
 	}
-	if before == 0 || after == 0 {
+	i := int32(len(cs.pairTallies))
+	cs.pairs[k] = i
+	cs.pairTallies = append(cs.pairTallies, pairTally{})
+	cs.pairKeys = append(cs.pairKeys, k)
+	return i
+}
+
+// pressure moves the TIME_WAIT load of pair (see pairOf), e's client host
+// and server ip:port, by delta, as report.TimeWaitPressure does from the
+// Timelines.
+func (cs *census) pressure(e *stateChange, pair int32, delta int32) {
+	if pair < 0 {
+		return
+	}
+	p := &cs.pairTallies[pair]
+	if before, after := cs.twEnds(e, int8(delta)); before == 0 || after == 0 {
 		p.flows += delta
 	}
 	if e.side == Client {
@@ -487,10 +534,57 @@ func (cs *census) pressure(e *stateChange, delta int32) {
 	}
 	// Both ends of a simultaneous close enter TIME_WAIT at one instant:
 	// the split at the peak counts both.
-	if int(p.flows) > p.peak.Peak || int(p.flows) == p.peak.Peak && e.t == p.at {
-		p.peak.Peak, p.at = int(p.flows), e.t
-		p.peak.ClientHeld, p.peak.ServerHeld = int(p.client), int(p.server)
+	if p.flows > p.peak || p.flows == p.peak && e.t == p.at {
+		p.peak, p.at = p.flows, e.t
+		p.peakClient, p.peakServer = p.client, p.server
 	}
+}
+
+// twEnds moves the count of the ends of e's flow in TIME_WAIT by delta,
+// and returns it before and after.
+func (cs *census) twEnds(e *stateChange, delta int8) (before, after int8) {
+	n, kept := int8(0), false
+	if len(cs.flowTW) > 0 {
+		n, kept = cs.flowTW[e.flow]
+	}
+	switch {
+	case kept:
+		before = n
+	case delta < 0:
+		before = 1 // the end leaving is its flow's only one there
+	case e.flow != 0 && cs.peerInTimeWait(e):
+		before = 1
+	}
+	after = before + delta
+	switch {
+	case after == 0:
+		if kept {
+			delete(cs.flowTW, e.flow)
+		}
+	case kept || after == 2 || e.flow == 0:
+		cs.flowTW[e.flow] = after
+	}
+	return before, after
+}
+
+// peerInTimeWait reports whether the other end of e's flow is in
+// TIME_WAIT as e's end enters it. Both ends of a flow in TIME_WAIT
+// entered it at the same instant, on the acknowledgment of the later FIN
+// (conn.timeWaitSince), so the other end's expiry is among the last ones
+// queued, due at the same time as e's.
+func (cs *census) peerInTimeWait(e *stateChange) bool {
+	at := e.t + cs.tw
+	for i := cs.fifo.len() - 1; i >= 0; i-- {
+		x := cs.fifo.at(i)
+		if x.at != at {
+			return false
+		}
+		if x.ev.flow == e.flow && x.ev.side != e.side {
+			_, gone := cs.left[endKey{x.ev.flow, x.ev.side}]
+			return !gone
+		}
+	}
+	return false
 }
 
 // close ends the census at end: expiries due by then are applied, and the
@@ -527,8 +621,10 @@ func (cs *census) close(end int64) *Census {
 	slices.SortFunc(r.Hosts, func(a, b HostCensus) int { return a.Host.Compare(b.Host) })
 	r.Others = cs.others.result(netip.Addr{})
 	r.Others.Sockets = cs.snapOth
-	for _, p := range cs.pairs {
-		pt := p.peak
+	for i, p := range cs.pairTallies {
+		k := cs.pairKeys[i]
+		pt := PairTimeWait{Client: k.client, Server: k.server, Peak: int(p.peak),
+			ClientHeld: int(p.peakClient), ServerHeld: int(p.peakServer)}
 		if p.at != 0 || pt.Peak > 0 {
 			pt.At = nanoTime(p.at)
 		}
@@ -567,6 +663,9 @@ type seriesTally struct {
 	// the current one.
 	filled int
 	hosts  []*seriesHost
+	// next is when bucket filled begins: most changes come before, in the
+	// current bucket, and move need not divide to find theirs.
+	next int64
 	// floor is at most the state changes of the quietest host with a
 	// series (they only grow), so most hosts are turned away without
 	// looking at every series host on each of their changes.
@@ -583,6 +682,9 @@ type seriesHost struct {
 // move brings the series to instant t: the buckets up to t's begin with
 // the counts carried from before.
 func (s *seriesTally) move(cs *census, t int64) {
+	if s.started && t < s.next {
+		return
+	}
 	if !s.started {
 		s.started, s.start, s.step = true, t, seriesStep0
 	}
@@ -595,6 +697,7 @@ func (s *seriesTally) move(cs *census, t int64) {
 			h.buckets[s.filled] = h.tally.cur
 		}
 	}
+	s.next = s.start + int64(s.filled)*s.step
 }
 
 // halve merges adjacent buckets and doubles the step.
@@ -622,7 +725,7 @@ func (s *seriesTally) record(cs *census, h *hostTally, e *stateChange) {
 		return
 	}
 	if h.series == 0 {
-		if !s.admit(h, e.host(), e.t) {
+		if !s.admit(h, e) {
 			return
 		}
 	}
@@ -633,7 +736,9 @@ func (s *seriesTally) record(cs *census, h *hostTally, e *stateChange) {
 	}
 }
 
-func (s *seriesTally) admit(h *hostTally, addr netip.Addr, t int64) bool {
+// admit gives h, the host of e's changing end, a series if it deserves
+// one (see record).
+func (s *seriesTally) admit(h *hostTally, e *stateChange) bool {
 	i := len(s.hosts)
 	if i == SeriesHosts {
 		// Replace the quietest host if h is busier.
@@ -656,7 +761,7 @@ func (s *seriesTally) admit(h *hostTally, addr netip.Addr, t int64) bool {
 		s.hosts = append(s.hosts, new(seriesHost))
 	}
 	sh := s.hosts[i]
-	sh.addr, sh.tally, sh.since = addr, h, t
+	sh.addr, sh.tally, sh.since = e.host(), h, e.t
 	h.series = int32(i + 1)
 	// The current bucket starts from what the host holds now; the counts
 	// before this change are not known per bucket.

@@ -15,6 +15,9 @@ func (r *ring[T]) len() int { return r.n }
 // front returns the oldest element; the ring must not be empty.
 func (r *ring[T]) front() *T { return &r.buf[r.head] }
 
+// at returns the i-th oldest element, i < len().
+func (r *ring[T]) at(i int) *T { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
+
 func (r *ring[T]) push(v T) {
 	if r.n == len(r.buf) {
 		grown := make([]T, max(2*len(r.buf), 64))

@@ -3,7 +3,8 @@ package reassembly
 import "testing"
 
 // The ring hands elements back in the order they were pushed, across
-// growth and wrap-around, whatever the mix of pushes and pops.
+// growth and wrap-around, whatever the mix of pushes and pops, and at
+// finds each where it stands.
 func TestRingIsFIFO(t *testing.T) {
 	var r ring[int]
 	next, want := 0, 0
@@ -26,6 +27,11 @@ func TestRingIsFIFO(t *testing.T) {
 		}
 		if r.len() != next-want {
 			t.Fatalf("len = %d, want %d", r.len(), next-want)
+		}
+		for i := range r.len() {
+			if got := *r.at(i); got != want+i {
+				t.Fatalf("at(%d) = %d, want %d", i, got, want+i)
+			}
 		}
 	}
 }

@@ -235,7 +235,9 @@ func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, first uint64
 	if !r.active {
 		r.begin(seg, from, t)
 	}
-	r.process(seg, from, t)
+	if !r.plain(seg, from, t) {
+		r.process(seg, from, t)
+	}
 }
 
 // finishRecord ends the current record; first is the flow's first packet
@@ -653,6 +655,60 @@ func (r *zRecord) process(seg *capture.Segment, from Side, t int64) {
 	if doClose {
 		r.connectionClosed(e, p)
 	}
+}
+
+// plain is process for what most packets are, and reports whether seg was
+// one: data or a bare ACK (no SYN, FIN or RST; a window) between two
+// established endpoints that have sent before, whose sequence and
+// acknowledgment numbers neither wrap nor go back with data, and that need
+// nothing of zEndMore. Every step of process then comes down to its
+// history letter, lastTime, the sender's last, the peer's ack and the
+// reassembler's points; plain skips the rest, which would not change
+// anything (TestZeekPlainIsProcess).
+func (r *zRecord) plain(seg *capture.Segment, from Side, t int64) bool {
+	if seg.Flags&(capture.SYN|capture.FIN|capture.RST|capture.ACK) != capture.ACK || seg.Window == 0 {
+		return false
+	}
+	isOrig := from == r.orig
+	ei := r.idx(isOrig)
+	e, p := &r.ep[ei], &r.ep[1-ei]
+	if e.state != zEstablished || p.state != zEstablished || e.x != nil || p.x != nil || !r.seenFirst[ei] {
+		return false
+	}
+	plen := seg.PayloadLen
+	onePast := seg.Seq + plen
+	deltaLast := int32(onePast - e.last)
+	// A wrap of seg.Seq against last (which relSeq would count) is one of
+	// onePast too: a short segment cannot cross back.
+	switch {
+	case deltaLast > 0 && onePast < e.last, deltaLast <= 0 && plen > 0:
+		return false // a wrap of last, or a retransmission
+	case int32(seg.Ack-p.ack) > 0 && seg.Ack < p.ack:
+		return false // a wrap of ack
+	}
+	if plen > 0 {
+		r.checkHistory(isOrig, histData, 'D')
+	} else {
+		r.checkHistory(isOrig, histACK, 'A')
+	}
+	if !e.didClose || !p.didClose {
+		r.lastTime = t
+	}
+	var relAck uint64
+	if d := int32(seg.Ack - p.start); d >= 0 {
+		relAck = uint64(d)
+		if da := int32(seg.Ack - p.ack); !(seg.Ack == 0 && da > zeekTooLargeSeq) && da > 0 {
+			p.ack = seg.Ack
+		}
+	}
+	if deltaLast > 0 {
+		e.last = onePast
+	}
+	r.ackReceived(p, relAck)
+	if d := int32(seg.Seq - e.start); plen > 0 && d >= 0 {
+		r.dataSent(e, uint64(d), uint64(plen))
+	}
+	return true
 }
 
 // updateHistory mirrors update_history.
