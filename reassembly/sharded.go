@@ -122,12 +122,16 @@ type mark struct {
 	clock int64
 }
 
-// Batching parameters. A batch of 256 segments is about 28 KB, so a few in
-// flight per shard stay in cache; queueDepth batches may wait per shard
-// before Add blocks, which absorbs a worker's hiccups (a table growing)
-// without letting the reader run far ahead in memory.
+// Batching parameters. A batch of 1024 segments is about 130 KB; fewer,
+// larger batches cost the reading goroutine, the one the workers wait for,
+// less handing over than batches of 256 did (bench capture on two cores:
+// 1.23 s against 1.16 s for 1024, 1.15 s for 2048 and 1.18 s for 4096,
+// best of 4), while a few in flight per shard still fit in a core's L2.
+// queueDepth batches may wait per shard before Add blocks, which absorbs a
+// worker's hiccups (a table growing) without letting the reader run far
+// ahead in memory.
 const (
-	batchSize  = 256
+	batchSize  = 1024
 	queueDepth = 4
 )
 
