@@ -3,7 +3,9 @@ package reassembly
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/tcpaudit/tcpaudit/capture"
 )
@@ -70,6 +72,32 @@ type flowWithRoom struct {
 	zeek     [1]ZeekRecord
 }
 
+// recycled holds flowWithRooms given back by Recycle. A finished flow's
+// memory is then reused while it is still in cache, where a new one is
+// memory the process has not touched for a while, or at all: allocating
+// it was most of what finishing a flow cost (issue 5).
+var recycled = sync.Pool{New: func() any { return new(flowWithRoom) }}
+
+func newFlowWithRoom() *flowWithRoom {
+	fr := recycled.Get().(*flowWithRoom)
+	*fr = flowWithRoom{}
+	fr.flow.recyclable = true
+	return fr
+}
+
+// Recycle gives back a Flow that a Table emitted, for a later flow to
+// reuse, once the caller is done with it: nothing may read f, its
+// Timeline or its Zeek records afterwards (its strings stay valid). A
+// caller that keeps flows simply does not call it. Recycling a Flow the
+// table did not build, or one already recycled, does nothing.
+func Recycle(f *Flow) {
+	if f == nil || !f.recyclable {
+		return
+	}
+	f.recyclable = false
+	recycled.Put((*flowWithRoom)(unsafe.Pointer(f))) // f is the first field of its flowWithRoom
+}
+
 // timelineRoom is the transitions of a connection from its handshake to a
 // close with TIME_WAIT, the most a common flow has: SYN_SENT, SYN_RECV, two
 // ESTABLISHED, FIN_WAIT1, CLOSE_WAIT, FIN_WAIT2, LAST_ACK, TIME_WAIT and two
@@ -81,7 +109,7 @@ const timelineRoom = 11
 // with everything it reports. finishedBy says why the flow left the table
 // early ("" when it did not), for Notes.
 func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
-	fr := new(flowWithRoom)
+	fr := newFlowWithRoom()
 	f := &fr.flow
 	c.flow(f)
 	for side := range c.ends {

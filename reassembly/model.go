@@ -323,6 +323,9 @@ type Flow struct {
 	// decoded only for the few flows a report draws.
 	ladder        []byte
 	LadderOmitted uint64
+	// recyclable says f is the first field of a flowWithRoom that Recycle
+	// may give back.
+	recyclable bool
 }
 
 // Bounds of Flow.Ladder.

@@ -100,7 +100,8 @@ func (e flowEvent) String() string {
 // TIME_WAIT expired, it was reset or refused and stayed quiet for the
 // TIME_WAIT period, it was idle for cfg.IdleTimeout, it was evicted by
 // cfg.MaxFlows, or a new SYN replaced it on the same 4-tuple), and by Close
-// for every remaining flow. Emitted flows are final and owned by the receiver.
+// for every remaining flow. Emitted flows are final and owned by the
+// receiver, which may give one back with Recycle once done with it.
 func NewTable(cfg Config, emit func(*Flow)) *Table {
 	return &Table{cfg: cfg, emit: emit, active: connList{id: listActive}, done: connList{id: listDone}, census: newCensus(&cfg)}
 }

@@ -137,6 +137,11 @@ func (a *audit) emitted(f *reassembly.Flow) {
 	if a.onFlow != nil {
 		a.onFlow(f)
 	}
+	if (a.out != nil || !kept) && a.evidence == nil && a.onFlow == nil {
+		// Written or counted, and held by nothing: its memory can serve
+		// a later flow.
+		reassembly.Recycle(f)
+	}
 }
 
 // streamFlow writes f to the streamed report, beginning it if need be.
