@@ -1,6 +1,7 @@
 package report
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,27 +25,27 @@ func appendJSONFlow(b []byte, f *reassembly.Flow, d *jsonDate) []byte {
 	)
 	b = append(b, '{')
 	b = jsonKey(b, in1, "client")
-	b = jsonString(b, f.Client().Addr.String())
+	b = jsonAddr(b, f.Client().Addr)
 	b = jsonKey(b, ","+in1, "server")
-	b = jsonString(b, f.Server().Addr.String())
+	b = jsonAddr(b, f.Server().Addr)
 	b = jsonKey(b, ","+in1, "first_seen")
 	b = jsonTime(b, f.FirstSeen, d)
 	b = jsonKey(b, ","+in1, "last_seen")
 	b = jsonTime(b, f.LastSeen, d)
 	b = jsonKey(b, ","+in1, "handshake")
-	b = jsonString(b, f.Handshake.String())
+	b = jsonName(b, f.Handshake.String())
 	b = jsonKey(b, ","+in1, "verdict")
-	b = jsonString(b, f.Verdict.String())
+	b = jsonName(b, f.Verdict.String())
 	b = jsonKey(b, ","+in1, "reason")
 	b = jsonString(b, f.Reason)
 	b = jsonKey(b, ","+in1, "active_closer")
-	b = jsonString(b, f.ActiveCloser.String())
+	b = jsonName(b, f.ActiveCloser.String())
 	b = jsonKey(b, ","+in1, "reset_by")
-	b = jsonString(b, f.ResetBy.String())
+	b = jsonName(b, f.ResetBy.String())
 	b = jsonKey(b, ","+in1, "client_state")
-	b = jsonString(b, f.Client().State.String())
+	b = jsonName(b, f.Client().State.String())
 	b = jsonKey(b, ","+in1, "server_state")
-	b = jsonString(b, f.Server().State.String())
+	b = jsonName(b, f.Server().State.String())
 	b = jsonKey(b, ","+in1, "conn_state")
 	b = jsonString(b, f.ConnState)
 	b = jsonKey(b, ","+in1, "history")
@@ -79,9 +80,9 @@ func appendJSONFlow(b []byte, f *reassembly.Flow, d *jsonDate) []byte {
 		b = jsonKey(b, in3, "time")
 		b = jsonTime(b, tr.Time, d)
 		b = jsonKey(b, ","+in3, "side")
-		b = jsonString(b, tr.Side.String())
+		b = jsonName(b, tr.Side.String())
 		b = jsonKey(b, ","+in3, "state")
-		b = jsonString(b, tr.State.String())
+		b = jsonName(b, tr.State.String())
 		b = append(b, in2...)
 		return append(b, '}')
 	})
@@ -192,6 +193,29 @@ func (d *jsonDate) appendRFC3339Nano(b []byte, t time.Time) []byte {
 		b = append(b, frac[:n]...)
 	}
 	return append(b, 'Z')
+}
+
+// jsonName appends the name of one of reassembly's enums (a verdict, a
+// state, a side, a party, a handshake), quoted: those names are plain
+// ASCII with nothing to escape (TestJSONNamesNeedNoEscaping), so jsonString
+// need not look at them, and they are about half of a flow's strings.
+func jsonName(b []byte, name string) []byte {
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"')
+}
+
+// jsonAddr appends an endpoint as jsonString(b, ap.String()) would, without
+// building the string: the digits, dots, colons and brackets of an address
+// need no escaping; the zero AddrPort and an address with a zone (never
+// decoded from a capture) take the general path.
+func jsonAddr(b []byte, ap netip.AddrPort) []byte {
+	if !ap.IsValid() || ap.Addr().Zone() != "" {
+		return jsonString(b, ap.String())
+	}
+	b = append(b, '"')
+	b = ap.AppendTo(b)
+	return append(b, '"')
 }
 
 const hexDigits = "0123456789abcdef"

@@ -139,3 +139,27 @@ func TestJSONTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONNamesNeedNoEscaping checks what jsonName relies on: every name
+// (and every out-of-range fallback) of the enums it writes is quoted by
+// jsonString as it is.
+func TestJSONNamesNeedNoEscaping(t *testing.T) {
+	for v := range 256 {
+		for _, name := range []string{
+			reassembly.State(v).String(), reassembly.Verdict(v).String(), reassembly.Handshake(v).String(),
+			reassembly.Side(v).String(), reassembly.Party(v).String(),
+		} {
+			if got, want := string(jsonName(nil, name)), string(jsonString(nil, name)); got != want {
+				t.Errorf("jsonName(%q) = %s, jsonString gives %s", name, got, want)
+			}
+		}
+	}
+	for _, a := range []netip.AddrPort{{},
+		netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("[2001:db8::1]:443"),
+		netip.MustParseAddrPort("[::ffff:10.0.0.1]:8080"), netip.MustParseAddrPort("[fe80::1%eth0]:22"),
+	} {
+		if got, want := string(jsonAddr(nil, a)), string(jsonString(nil, a.String())); got != want {
+			t.Errorf("jsonAddr(%s) = %s, want %s", a, got, want)
+		}
+	}
+}
