@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/tcpaudit/tcpaudit/capture"
 )
@@ -81,7 +80,7 @@ var recycled = sync.Pool{New: func() any { return new(flowWithRoom) }}
 func newFlowWithRoom() *flowWithRoom {
 	fr := recycled.Get().(*flowWithRoom)
 	*fr = flowWithRoom{}
-	fr.flow.recyclable = true
+	fr.flow.room = fr
 	return fr
 }
 
@@ -89,13 +88,15 @@ func newFlowWithRoom() *flowWithRoom {
 // reuse, once the caller is done with it: nothing may read f, its
 // Timeline or its Zeek records afterwards (its strings stay valid). A
 // caller that keeps flows simply does not call it. Recycling a Flow the
-// table did not build, or one already recycled, does nothing.
+// table did not build, a copy of one, or one already recycled does
+// nothing.
 func Recycle(f *Flow) {
-	if f == nil || !f.recyclable {
+	if f == nil || f.room == nil || &f.room.flow != f {
 		return
 	}
-	f.recyclable = false
-	recycled.Put((*flowWithRoom)(unsafe.Pointer(f))) // f is the first field of its flowWithRoom
+	fr := f.room
+	f.room = nil
+	recycled.Put(fr)
 }
 
 // timelineRoom is the transitions of a connection from its handshake to a

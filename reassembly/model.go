@@ -323,9 +323,10 @@ type Flow struct {
 	// decoded only for the few flows a report draws.
 	ladder        []byte
 	LadderOmitted uint64
-	// recyclable says f is the first field of a flowWithRoom that Recycle
-	// may give back.
-	recyclable bool
+	// room is the flowWithRoom this Flow was built in, for Recycle; nil
+	// for a Flow built elsewhere. A copy keeps its original's, which is
+	// how Recycle tells the copy apart.
+	room *flowWithRoom
 }
 
 // Bounds of Flow.Ladder.
