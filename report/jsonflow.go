@@ -18,11 +18,6 @@ import (
 // captures and on flows with awkward strings, so the JSONFlow type stays
 // the one definition of the format.
 func appendJSONFlow(b []byte, f *reassembly.Flow, d *jsonDate) []byte {
-	const (
-		in1 = "\n      "   // fields of the flow
-		in2 = "\n        " // fields of client_stats, notes, timeline entries
-		in3 = "\n          "
-	)
 	b = append(b, '{')
 	b = jsonKey(b, in1, "client")
 	b = jsonAddr(b, f.Client().Addr)
@@ -67,9 +62,9 @@ func appendJSONFlow(b []byte, f *reassembly.Flow, d *jsonDate) []byte {
 	b = jsonKey(b, ","+in1, "last_packet")
 	b = strconv.AppendUint(b, f.LastIndex, 10)
 	b = jsonKey(b, ","+in1, "client_stats")
-	b = jsonEndStats(b, f.Client(), in2, in1)
+	b = jsonEndStats(b, f.Client())
 	b = jsonKey(b, ","+in1, "server_stats")
-	b = jsonEndStats(b, f.Server(), in2, in1)
+	b = jsonEndStats(b, f.Server())
 
 	b = jsonKey(b, ","+in1, "notes")
 	b = jsonList(b, len(f.Notes), in2, in1, func(b []byte, i int) []byte { return jsonString(b, f.Notes[i]) })
@@ -90,6 +85,14 @@ func appendJSONFlow(b []byte, f *reassembly.Flow, d *jsonDate) []byte {
 	return b
 }
 
+// Indentation of a flow's fields, and of those nested one and two levels
+// below (client_stats, notes and timeline entries; a timeline entry's).
+const (
+	in1 = "\n      "
+	in2 = "\n        "
+	in3 = "\n          "
+)
+
 // jsonList appends a list of n elements, each written by elem after a line
 // break and the indent in, closed on a line indented by out; [] when empty,
 // as encoding/json writes an empty list.
@@ -109,27 +112,31 @@ func jsonList(b []byte, n int, in, out string, elem func(b []byte, i int) []byte
 	return append(b, ']')
 }
 
-// jsonEndStats appends a JSONEndStats object whose fields are indented by
-// in and whose closing brace by out.
-func jsonEndStats(b []byte, e *reassembly.Endpoint, in, out string) []byte {
-	for i, v := range [...]struct {
-		k string
-		n uint64
-	}{
-		{"packets", e.Packets}, {"bytes", e.Bytes}, {"wire_bytes", e.WireBytes},
-		{"retransmits", e.Retransmits}, {"keepalives", e.KeepAlives},
-		{"zero_window_probes", e.ZeroWindowProbes},
-		{"syns", e.SYNs}, {"fins", e.FINs}, {"rsts", e.RSTs},
-	} {
+// endStatKeys are JSONEndStats' keys in order, each with what comes before
+// its value (the brace or comma, the line break and indent, the quoted key
+// and the colon), written once rather than piece by piece for every end of
+// every flow.
+var endStatKeys = func() (keys [9]string) {
+	for i, k := range [...]string{"packets", "bytes", "wire_bytes", "retransmits", "keepalives",
+		"zero_window_probes", "syns", "fins", "rsts"} {
 		sep := ","
 		if i == 0 {
 			sep = "{"
 		}
-		b = append(b, sep...)
-		b = jsonKey(b, in, v.k)
-		b = strconv.AppendUint(b, v.n, 10)
+		keys[i] = string(jsonKey([]byte(sep), in2, k))
 	}
-	b = append(b, out...)
+	return keys
+}()
+
+// jsonEndStats appends a JSONEndStats object, one level in from a flow's
+// fields.
+func jsonEndStats(b []byte, e *reassembly.Endpoint) []byte {
+	for i, n := range [...]uint64{e.Packets, e.Bytes, e.WireBytes, e.Retransmits, e.KeepAlives,
+		e.ZeroWindowProbes, e.SYNs, e.FINs, e.RSTs} {
+		b = append(b, endStatKeys[i]...)
+		b = strconv.AppendUint(b, n, 10)
+	}
+	b = append(b, in1...)
 	return append(b, '}')
 }
 
