@@ -14,6 +14,8 @@ type censusMerger struct {
 	in chan mergeWork
 	// result receives the census once the merger has closed it.
 	result chan *Census
+	// spareDone carries the done slices it has counted back to the caller.
+	spareDone spares[finishedFlow]
 
 	// waiting[i][heads[i]:] are shard i's changes not applied yet.
 	waiting [][]stateChange
@@ -29,8 +31,8 @@ type mergeWork struct {
 	firstTime  int64
 	shard      int
 	changes    []stateChange
-	spare      chan []stateChange // where changes goes back once copied
-	bound      uint64             // apply the changes up to this capture index
+	spare      spares[stateChange] // where changes goes back once copied
+	bound      uint64              // apply the changes up to this capture index
 	done       []finishedFlow
 	close      bool
 	closeNanos int64
@@ -38,7 +40,7 @@ type mergeWork struct {
 
 func newCensusMerger(cs *census, shards int) *censusMerger {
 	m := &censusMerger{cs: cs, in: make(chan mergeWork, 64), result: make(chan *Census, 1),
-		waiting: make([][]stateChange, shards), heads: make([]int, shards)}
+		waiting: make([][]stateChange, shards), heads: make([]int, shards), spareDone: make(spares[finishedFlow], 4)}
 	go m.run()
 	return m
 }
@@ -51,12 +53,10 @@ func (m *censusMerger) run() {
 		for _, f := range w.done {
 			m.cs.count(f)
 		}
+		m.spareDone.put(w.done)
 		if w.changes != nil {
 			m.take(w.shard, w.changes)
-			select {
-			case w.spare <- w.changes[:0]:
-			default:
-			}
+			w.spare.put(w.changes)
 		}
 		m.merge(w.bound)
 		if w.close {

@@ -151,9 +151,12 @@ type shard struct {
 	changes []stateChange
 	settled []Settled
 
-	// spare carries emptied change slices back from the caller, so that
-	// they are allocated once.
-	spare chan []stateChange
+	// spareItems and spareChanges carry emptied item and change slices
+	// back from the caller and the merger, so that they are allocated once
+	// rather than grown anew after every batch (growslice took a tenth of
+	// the CPU time on two cores).
+	spareItems   spares[shardItem]
+	spareChanges spares[stateChange]
 
 	// On the caller's goroutine: id is the shard's index, queued counts
 	// the segments handed to the shard, processed those it reported done,
@@ -193,6 +196,30 @@ type shardReport struct {
 	last uint64
 	// tick is the batch's tick: the shard has caught up with that event.
 	tick uint64
+}
+
+// spares holds emptied slices for reuse. put and get never block: a slice
+// that finds no room is left to the collector, and get returns nil when
+// none is waiting, to be grown as before.
+type spares[T any] chan []T
+
+func (p spares[T]) put(s []T) {
+	if cap(s) == 0 {
+		return
+	}
+	select {
+	case p <- s[:0]:
+	default:
+	}
+}
+
+func (p spares[T]) get() []T {
+	select {
+	case s := <-p:
+		return s
+	default:
+		return nil
+	}
 }
 
 // flushEvery bounds the segments that may wait in partial batches, which
@@ -261,10 +288,11 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 	s.shards, s.ids = make([]*shard, n), make([][]uint64, n)
 	for i := range s.shards {
 		sh := &shard{
-			id:    i,
-			in:    make(chan *batch, queueDepth),
-			free:  make(chan *batch, queueDepth+2),
-			spare: make(chan []stateChange, queueDepth+2),
+			id:           i,
+			in:           make(chan *batch, queueDepth),
+			free:         make(chan *batch, queueDepth+2),
+			spareItems:   make(spares[shardItem], queueDepth+2),
+			spareChanges: make(spares[stateChange], queueDepth+2),
 		}
 		// queueDepth batches queued, one being worked on, one being
 		// filled: the caller never waits for a batch that does not exist.
@@ -315,12 +343,7 @@ func (sh *shard) work(out chan<- shardReport) {
 				r.last = b.segs[len(b.segs)-1].Index
 			}
 			out <- r
-			sh.items, sh.changes, sh.settled = nil, nil, nil
-			select {
-			case c := <-sh.spare:
-				sh.changes = c
-			default:
-			}
+			sh.items, sh.changes, sh.settled = sh.spareItems.get(), sh.spareChanges.get(), nil
 		}
 		if b.done != nil {
 			b.done <- struct{}{}
@@ -427,10 +450,15 @@ func (s *Sharded) deliver(r shardReport) {
 	for _, it := range r.items {
 		s.queue.push(s.place(it))
 	}
+	sh.spareItems.put(r.items)
 	s.release()
+	if len(r.changes) == 0 {
+		sh.spareChanges.put(r.changes)
+		r.changes = nil
+	}
 	if r.changes != nil || len(s.done) > 0 {
-		s.merger.in <- mergeWork{shard: sh.id, changes: r.changes, spare: sh.spare, bound: s.mergeBound(), done: s.done}
-		s.done = nil
+		s.merger.in <- mergeWork{shard: sh.id, changes: r.changes, spare: sh.spareChanges, bound: s.mergeBound(), done: s.done}
+		s.done = s.merger.spareDone.get()
 	}
 }
 
