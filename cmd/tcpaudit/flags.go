@@ -48,7 +48,7 @@ type options struct {
 
 	// cpuProfile and memProfile are hidden developer flags: where to
 	// write Go pprof profiles of the run (see issue 5's measurements).
-	cpuProfile, memProfile string
+	cpuProfile, memProfile, execTrace string
 
 	cfg reassembly.Config
 }
@@ -98,8 +98,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile to `FILE` (for developers)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a Go heap profile to `FILE` at the end (for developers)")
+	fs.StringVar(&o.execTrace, "exectrace", "", "write a Go execution trace to `FILE`, to see what the goroutines wait for (for developers)")
 	_ = fs.MarkHidden("cpuprofile")
 	_ = fs.MarkHidden("memprofile")
+	_ = fs.MarkHidden("exectrace")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {

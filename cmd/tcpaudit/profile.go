@@ -5,11 +5,12 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
-// startProfiles starts the CPU profile and arranges for the heap profile
-// that the hidden --cpuprofile and --memprofile flags ask for; the returned
-// function ends them. Developers measure the real command with them rather
+// startProfiles starts the CPU profile and execution trace and arranges
+// for the heap profile that the hidden --cpuprofile, --exectrace and
+// --memprofile flags ask for; the returned function ends them. Developers measure the real command with them rather
 // than a benchmark's approximation of it.
 func startProfiles(o *options) (stop func(), err error) {
 	var cpu *os.File
@@ -22,7 +23,26 @@ func startProfiles(o *options) (stop func(), err error) {
 			return nil, fmt.Errorf("cpu profile: %w", err)
 		}
 	}
+	var tr *os.File
+	if o.execTrace != "" {
+		if tr, err = os.Create(o.execTrace); err == nil {
+			if err = trace.Start(tr); err != nil {
+				tr.Close()
+			}
+		}
+		if err != nil {
+			if cpu != nil {
+				pprof.StopCPUProfile()
+				cpu.Close()
+			}
+			return nil, fmt.Errorf("execution trace: %w", err)
+		}
+	}
 	return func() {
+		if tr != nil {
+			trace.Stop()
+			tr.Close()
+		}
 		if cpu != nil {
 			pprof.StopCPUProfile()
 			cpu.Close()
