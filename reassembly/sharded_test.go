@@ -111,6 +111,11 @@ func syntheticCases() []syntheticCase {
 			segsynth.Config{Conns: 2000, Concurrency: 100, GapNanos: 100_000, Seed: 4, Mix: everyEnding(), Clients: 500}, 37},
 		{"chaos", short,
 			segsynth.Config{Conns: 2000, Concurrency: 30, GapNanos: 300_000, Seed: 5, Mix: []int{segsynth.Chaos: 1}, Clients: 60}, 11},
+		// Every flow is still in the table at Close (within a TIME_WAIT
+		// of the end), more than a chunk of them in each of 8 shards: Close
+		// hands them out while the shards are still sending them.
+		{"open at the end", reassembly.DefaultConfig(),
+			segsynth.Config{Conns: 12000, Concurrency: 2000, GapNanos: 1000, Seed: 10, Mix: everyEnding()}, 0},
 	}
 }
 
