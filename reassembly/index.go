@@ -110,11 +110,13 @@ func (x *flowIndex) place(tag uint32, c handle) {
 	x.tags[i], x.conns[i] = tag, c
 }
 
-// grow doubles the arrays (load stays at most 3/4) and places every conn
-// again by its tag.
-func (x *flowIndex) grow() {
+// grow doubles the arrays (load stays at most 3/4).
+func (x *flowIndex) grow() { x.resize(max(2*len(x.tags), minIndexSlots)) }
+
+// resize makes the arrays size slots and places every conn again by its
+// tag.
+func (x *flowIndex) resize(size int) {
 	oldTags, oldConns := x.tags, x.conns
-	size := max(2*len(x.tags), minIndexSlots)
 	x.tags, x.conns, x.mask = make([]uint32, size), make([]handle, size), uint64(size-1)
 	for i, c := range oldConns {
 		if c != 0 {
@@ -144,6 +146,12 @@ func (x *flowIndex) remove(h uint64, c handle) {
 		}
 	}
 	x.tags[hole], x.conns[hole] = 0, 0
+	// Halve the arrays when they are a sixteenth full, so that the index
+	// gives back the memory of a burst as the slabs do (slabs.release);
+	// halved, they are an eighth full, far from growing again.
+	if x.n*16 < len(x.tags) && len(x.tags) > minIndexSlots {
+		x.resize(len(x.tags) / 2)
+	}
 }
 
 // each calls fn for every indexed conn, in no particular order.

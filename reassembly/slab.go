@@ -1,5 +1,7 @@
 package reassembly
 
+import "math/bits"
+
 // A table keeps its conns in slabs it owns and reuses, not one allocation
 // each (issue 5): a conn holds no Go pointer, so the garbage collector
 // never scans the conns, which are most of the live heap (flows lingering
@@ -41,12 +43,22 @@ type connSide struct {
 	timeline []byte
 }
 
-// slabs are a table's slots; free is the first free one, each linked to
-// the next free one by its conn's next. Slabs are never given back: a
-// table keeps the memory of its most flows open at once, for the next.
+// slabs are a table's slots. Each slab keeps its free slots on a list of
+// its own, linked by their conns' next, and a new flow takes a slot of the
+// lowest slab that has one. So the flows open after a burst gather in the
+// low slabs while the high ones empty as the burst's flows end, and empty
+// slabs at the top are given back (release): a long live capture holds the
+// memory of the flows open now, not of the most it ever had.
 type slabs struct {
 	slabs []*slab
-	free  handle
+	// free[i] is slab i's first free slot (0: none), used[i] how many of
+	// its slots are handed out.
+	free []handle
+	used []uint16
+	// open has bit i set when slab i has a free slot; no word below low
+	// has any bit set.
+	open []uint64
+	low  int
 }
 
 // at returns the conn in slot h.
@@ -60,34 +72,79 @@ func (s *slabs) ref(h handle, cs *census) ref {
 	return ref{conn: &b.conns[i], zeek: &b.zeek[i], side: &b.side[i], cs: cs}
 }
 
-// alloc returns a free slot, adding a slab if none is free. Its conn is
-// left as the previous flow left it: the caller sets all of it.
+// alloc returns a free slot of the lowest slab that has one, adding a slab
+// if none has. Its conn is left as the previous flow left it: the caller
+// sets all of it.
 func (s *slabs) alloc() handle {
-	if s.free == 0 {
-		n := handle(len(s.slabs)) << slabBits
-		s.slabs = append(s.slabs, new(slab))
-		first := n
-		if n == 0 {
-			first = 1 // handle 0 is none
-		}
-		for h := n + slabLen - 1; h >= first; h-- {
-			s.at(h).next, s.free = s.free, h
+	i := s.lowestOpen()
+	if i < 0 {
+		i = s.grow()
+	}
+	h := s.free[i]
+	c := s.at(h)
+	s.free[i], c.next = c.next, 0
+	if s.used[i]++; s.free[i] == 0 {
+		s.open[i/64] &^= 1 << (i % 64)
+	}
+	return h
+}
+
+// lowestOpen returns the lowest slab with a free slot, or -1.
+func (s *slabs) lowestOpen() int {
+	for ; s.low < len(s.open); s.low++ {
+		if w := s.open[s.low]; w != 0 {
+			return s.low*64 + bits.TrailingZeros64(w)
 		}
 	}
-	h := s.free
-	c := s.at(h)
-	s.free, c.next = c.next, 0
-	return h
+	return -1
+}
+
+// grow adds a slab, all of its slots free, and returns its number.
+func (s *slabs) grow() int {
+	i := len(s.slabs)
+	s.slabs = append(s.slabs, new(slab))
+	s.free = append(s.free, 0)
+	s.used = append(s.used, 0)
+	if i/64 == len(s.open) {
+		s.open = append(s.open, 0)
+	}
+	n := handle(i) << slabBits
+	first := n
+	if n == 0 {
+		first = 1 // handle 0 is none
+	}
+	for h := n + slabLen - 1; h >= first; h-- {
+		s.at(h).next, s.free[i] = s.free[i], h
+	}
+	s.open[i/64] |= 1 << (i % 64)
+	s.low = min(s.low, i/64)
+	return i
 }
 
 // release frees slot h for another flow. Whatever the flow had beside its
 // conn is dropped now, for the collector; the conn is overwritten when the
-// slot is handed out again.
+// slot is handed out again. Empty slabs at the top are given back but one,
+// so that a table whose flows hover at a slab's edge does not allocate and
+// free a slab over and over.
 func (s *slabs) release(h handle) {
-	b := s.slabs[h>>slabBits]
-	i := h & slabMask
-	b.side[i], b.zeek[i] = nil, zeekTracker{}
-	b.conns[i].next, s.free = s.free, h
+	i := int(h >> slabBits)
+	b := s.slabs[i]
+	j := h & slabMask
+	b.side[j], b.zeek[j] = nil, zeekTracker{}
+	b.conns[j].next, s.free[i] = s.free[i], h
+	s.open[i/64] |= 1 << (i % 64)
+	s.low = min(s.low, i/64)
+	if s.used[i]--; s.used[i] > 0 {
+		return
+	}
+	for n := len(s.slabs); n > 1 && s.used[n-1] == 0 && s.used[n-2] == 0; n-- {
+		s.slabs[n-1] = nil
+		s.slabs, s.free, s.used = s.slabs[:n-1], s.free[:n-1], s.used[:n-1]
+		s.open[(n-1)/64] &^= 1 << ((n - 1) % 64)
+		if (n-1)%64 == 0 {
+			s.open = s.open[:(n-1)/64]
+		}
+	}
 }
 
 // ref is a tracked conn with what it reaches in its slab rather than

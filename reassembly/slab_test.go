@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -33,13 +34,98 @@ func TestSlotsAreReused(t *testing.T) {
 		t.Fatalf("%d flows emitted of %d, want all, at least %d", st.Emitted, st.Total, conns)
 	}
 	free := map[handle]bool{}
-	for h := tab.slabs.free; h != 0; h = tab.slabs.at(h).next {
-		if free[h] {
-			t.Fatalf("slot %d is on the free list twice", h)
+	for i := range tab.slabs.slabs {
+		for h := tab.slabs.free[i]; h != 0; h = tab.slabs.at(h).next {
+			if free[h] || int(h>>slabBits) != i {
+				t.Fatalf("slot %d is on a free list twice, or on slab %d's", h, i)
+			}
+			free[h] = true
 		}
-		free[h] = true
 	}
 	if want := len(tab.slabs.slabs)*slabLen - 1; len(free) != want {
 		t.Errorf("%d slots free after Close, want all %d", len(free), want)
+	}
+}
+
+// A slot comes from the lowest slab with a free one, and empty slabs at
+// the top are given back but one: whatever the order flows come and go
+// in, the slabs are those the highest slot in use needs, and one more at
+// most (a random walk of allocations and releases, checked against a
+// model of the slots in use).
+func TestSlabsFollowTheSlotsInUse(t *testing.T) {
+	var s slabs
+	rng := rand.New(rand.NewPCG(1, 2))
+	inUse := map[handle]bool{}
+	var live []handle
+	perSlab := map[int]int{}
+	for step := range 200_000 {
+		// Phases of growth and shrinking, up to some 40 slabs.
+		grow := step/20_000%2 == 0
+		if len(live) == 0 || grow && rng.IntN(10) < 6 || !grow && rng.IntN(10) < 3 {
+			lowest := -1
+			for i := range s.slabs {
+				if s.free[i] != 0 {
+					lowest = i
+					break
+				}
+			}
+			h := s.alloc()
+			if h == 0 || inUse[h] {
+				t.Fatalf("step %d: alloc returned slot %d, which is in use or none", step, h)
+			}
+			if lowest >= 0 && int(h>>slabBits) != lowest {
+				t.Fatalf("step %d: slot %d is in slab %d, but slab %d had a free one", step, h, h>>slabBits, lowest)
+			}
+			inUse[h] = true
+			perSlab[int(h>>slabBits)]++
+			live = append(live, h)
+		} else {
+			k := rng.IntN(len(live))
+			h := live[k]
+			live[k] = live[len(live)-1]
+			live = live[:len(live)-1]
+			delete(inUse, h)
+			perSlab[int(h>>slabBits)]--
+			s.release(h)
+		}
+		need := len(s.slabs)
+		for need > 1 && perSlab[need-1] == 0 {
+			need--
+		}
+		if n := len(s.slabs); n < need || n > need+1 {
+			t.Fatalf("step %d: %d slabs, but the slots in use need %d", step, n, need)
+		}
+	}
+}
+
+// After a burst of flows that all ended, a table holds the slabs of the
+// flows open now: a long live capture does not keep its busiest minute's
+// memory.
+func TestSlabsAreGivenBackAfterABurst(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.TimeWait = 100 * time.Millisecond
+	tab := NewTable(cfg, func(*Flow) {})
+	var seg capture.Segment
+	// 50 slabs' worth of flows open at once, closed within a second.
+	burst := segsynth.New(segsynth.Config{Conns: 50 * slabLen, Concurrency: 50 * slabLen, GapNanos: 1000, Seed: 6, DataSegments: 1})
+	for burst.Next(&seg) {
+		tab.Add(&seg)
+	}
+	peak := len(tab.slabs.slabs)
+	if peak < 50 {
+		t.Fatalf("the burst took %d slabs, want at least 50", peak)
+	}
+	// Then a few flows at a time, well past the burst's TIME_WAIT.
+	quiet := segsynth.New(segsynth.Config{Conns: 2000, Concurrency: 5, GapNanos: 1_000_000, Seed: 7, DataSegments: 1})
+	start := seg.Time + int64(time.Second)
+	for quiet.Next(&seg) {
+		seg.Time += start
+		tab.Add(&seg)
+	}
+	if n := len(tab.slabs.slabs); n > 2 {
+		t.Errorf("after the burst, %d flows open at most take %d slabs (the burst took %d), want at most 2", tab.Stats().Active, n, peak)
+	}
+	if n := len(tab.flows.tags); n > 16*minIndexSlots {
+		t.Errorf("after the burst, the index has %d slots for %d flows (the burst needed %d)", n, tab.flows.Len(), 50*slabLen)
 	}
 }
