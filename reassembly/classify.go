@@ -185,7 +185,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 		f.ResetBy = PartyOf(by)
 		switch {
 		case c.refused:
-			return Refused, t.s("SYN answered with RST after ").dur(rst.time-cl.synTime).
+			return Refused, t.s("SYN answered with RST after ").dur(rst.time-c.synTime).
 				s(" (").count(f.Client().SYNs, "SYN").s(" sent): nothing listening, or a REJECT rule").String()
 		case rst.afterClose:
 			f.ResetBy = Nobody

@@ -41,6 +41,9 @@ type conn struct {
 	ends                      [2]endTrack
 
 	first, last int64
+	// synTime is when the client sent its latest SYN (or SYN-ACK): the
+	// server's is never needed.
+	synTime int64
 
 	// Links of the table's recency list (see connList), or of its free
 	// slots (slabs).
@@ -383,7 +386,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 		// A SYN solicits a SYN-ACK: Linux in SYN-RECEIVED answers a
 		// retransmitted SYN with a SYN-ACK identical to the one its timer
 		// sent a moment before. That one is an answer, not a copy.
-		r.lastSig.hash = 0
+		r.sigHash = 0
 	}
 	if fl.Has(capture.RST) {
 		c.onRST(seg, from, t)
@@ -417,19 +420,18 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	}
 	// Silence bookkeeping for half_open: a repeat only counts when it asks
 	// for something the peer has not acknowledged yet.
-	s.runPackets++
 	if kind.repeat() && (kind != kindRetransmit || !r.ackValid ||
 		r.ack.LessThan(Seq(seg.Seq).Add(Size(seg.SeqLen())))) {
 		s.runRepeats++
 	}
-	r.runPackets, r.runRepeats = 0, 0
+	r.runRepeats = 0
 
 	if fl.Has(capture.SYN) {
 		s.wscale = seg.WScale
 	}
 	// RFC 7323 section 2.2: the window of a SYN is never scaled, so it is
 	// exact as it stands.
-	s.win, s.winValid, s.winScaled = uint32(seg.Window), true, fl.Has(capture.SYN)
+	s.win, s.winScaled = uint32(seg.Window), fl.Has(capture.SYN)
 	if !fl.Has(capture.SYN) && c.scaleKnown() {
 		// RFC 7323 section 2.3: scaling applies only if both SYNs offered it.
 		if s.wscale > 0 && r.wscale >= 0 {
@@ -459,7 +461,9 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	s.synTime = t
+	if from == Client {
+		c.synTime = t
+	}
 	if !seg.Flags.Has(capture.ACK) {
 		if !s.sawSYN {
 			s.sawSYN, s.isn = true, Seq(seg.Seq)
@@ -527,7 +531,7 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 			// Complete, also for a simultaneous open or split handshake
 			// (RFC 9293 section 3.5), where the client is the one acked.
 			c.handshakeDone = true
-			c.rtt = t - c.ends[Client].synTime
+			c.rtt = t - c.synTime
 		}
 	}
 	if r.finSent && !r.finAcked && r.finSeq.LessThan(a) {
@@ -639,7 +643,7 @@ func (c ref) onRST(seg *capture.Segment, from Side, t int64) {
 			c.refused = true
 		}
 	}
-	r.runPackets, r.runRepeats = 0, 0
+	r.runRepeats = 0
 	// RFC 9293 p. 70: an acceptable RST sends both ends to CLOSED.
 	c.setState(from, Closed, t)
 	c.setState(to, Closed, t)
@@ -666,7 +670,7 @@ func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, challenge, un
 	if s.nxtValid && seq == s.nxt || r.ackValid && seq == r.ack {
 		return true, false, false, seq, seq + 1
 	}
-	if !r.ackValid || !r.winValid {
+	if !r.ackValid || !r.nxtValid {
 		if !s.nxtValid {
 			return true, false, true, 0, 0
 		}
