@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"time"
 
@@ -155,19 +156,93 @@ type oddities struct {
 }
 
 // endCounts are the counters of an Endpoint every flow needs, named as
-// there.
-type endCounts struct{ Packets, Bytes, WireBytes uint64 }
+// there, in 32 bits: an end that sends 4 GiB or 2^32 packets keeps the
+// carries in its flow's side data (wideCounts.high).
+type endCounts struct{ Packets, Bytes, WireBytes uint32 }
 
-// flagCounts count an end's SYNs, FINs and RSTs, named as in Endpoint, in
-// 32 bits (saturating, see bump): 12 bytes per end.
-type flagCounts struct{ SYNs, FINs, RSTs uint32 }
+// flagCounts count an end's SYNs, FINs and RSTs (flagSYN, flagFIN,
+// flagRST) in 8 bits: more than 255 of one is for broken or hostile flows,
+// which count the rest in their side data (wideCounts.flags).
+type flagCounts [3]uint8
 
-// bump adds one to a counter, which stays at its maximum rather than wrap.
-func bump(n *uint32) {
-	if *n != ^uint32(0) {
+const (
+	flagSYN = iota
+	flagFIN
+	flagRST
+)
+
+// wideCounts are what an end's counters hold beyond conn's endCounts and
+// flagCounts: the high 32 bits of the former and the flags counted past
+// 255, which stay at their maximum rather than wrap (a flag's count stops
+// at 2^32-1 in all).
+type wideCounts struct {
+	high  [2]endCounts
+	flags [2][3]uint32
+}
+
+// wideOnce returns c's wide counters, allocating them at the first need.
+func (c ref) wideOnce() *wideCounts {
+	x := c.sideOnce()
+	if x.wide == nil {
+		x.wide = new(wideCounts)
+	}
+	return x.wide
+}
+
+// wideCounts returns c's wide counters for reading; never nil.
+func (c ref) wideCounts() *wideCounts {
+	if x := c.sideData(); x != nil && x.wide != nil {
+		return x.wide
+	}
+	return &noWideCounts
+}
+
+// noWideCounts is what ref.wideCounts returns for a flow without any: read
+// only.
+var noWideCounts wideCounts
+
+// add counts a segment of plen payload bytes and wire bytes, and reports
+// whether a counter wrapped (see ref.carry).
+func (n *endCounts) add(plen, wire uint32) bool {
+	n.Packets++
+	n.Bytes += plen
+	n.WireBytes += wire
+	return n.Packets == 0 || n.Bytes < plen || n.WireBytes < wire
+}
+
+// carry adds to their high halves the carries of end from's counters,
+// which just counted a segment of plen payload bytes and wire bytes: a
+// counter that wrapped is below what it added.
+func (c ref) carry(from Side, plen, wire uint32) {
+	n, h := &c.ep[from], &c.wideOnce().high[from]
+	if n.Packets == 0 {
+		h.Packets++
+	}
+	if n.Bytes < plen {
+		h.Bytes++
+	}
+	if n.WireBytes < wire {
+		h.WireBytes++
+	}
+}
+
+// bump adds one to end from's count of flag k.
+func (c ref) bump(from Side, k int) {
+	if n := &c.flags[from][k]; *n != math.MaxUint8 {
+		*n++
+		return
+	}
+	if n := &c.wideOnce().flags[from][k]; *n != math.MaxUint32-math.MaxUint8 {
 		*n++
 	}
 }
+
+// packets returns how many packets end side sent.
+func (c ref) packets(side Side) uint64 {
+	return wide(c.ep[side].Packets, c.wideCounts().high[side].Packets)
+}
+
+func wide(low, high uint32) uint64 { return uint64(high)<<32 | uint64(low) }
 
 // repeatCounts are the counters of an Endpoint only unusual flows need,
 // named as there.
@@ -306,12 +381,15 @@ func (c ref) flow(f *Flow) {
 	f.ID, f.RolesInferred, f.RoleReason = c.id, c.roles != roleBySYN, c.roles.String()
 	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex
 	f.RTT, f.ActiveCloser = time.Duration(c.rtt), c.activeCloser
-	x := c.oddities()
+	x, w := c.oddities(), c.wideCounts()
 	for side := range f.Ends {
 		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
+		h, hf := &w.high[side], &w.flags[side]
 		e.Addr, e.ISN, e.SawSYN = c.addr.get(Side(side)), uint32(tr.isn), tr.sawSYN
-		e.Packets, e.Bytes, e.WireBytes = n.Packets, n.Bytes, n.WireBytes
-		e.SYNs, e.FINs, e.RSTs = uint64(fl.SYNs), uint64(fl.FINs), uint64(fl.RSTs)
+		e.Packets, e.Bytes, e.WireBytes = wide(n.Packets, h.Packets), wide(n.Bytes, h.Bytes), wide(n.WireBytes, h.WireBytes)
+		e.SYNs = uint64(fl[flagSYN]) + uint64(hf[flagSYN])
+		e.FINs = uint64(fl[flagFIN]) + uint64(hf[flagFIN])
+		e.RSTs = uint64(fl[flagRST]) + uint64(hf[flagRST])
 		e.Retransmits, e.KeepAlives, e.ZeroWindowProbes = r.Retransmits, r.KeepAlives, r.ZeroWindowProbes
 		e.Duplicates, e.OutOfOrder = r.Duplicates, r.OutOfOrder
 	}
@@ -359,19 +437,18 @@ func (c *conn) scaleKnown() bool { return c.ends[Client].sawSYN && c.ends[Server
 func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	ep := &c.ep[from]
-	ep.Packets++
-	ep.Bytes += uint64(seg.PayloadLen)
-	ep.WireBytes += uint64(seg.WireLen)
-	fl, n := seg.Flags, &c.flags[from]
+	if c.ep[from].add(seg.PayloadLen, seg.WireLen) {
+		c.carry(from, seg.PayloadLen, seg.WireLen)
+	}
+	fl := seg.Flags
 	if fl.Has(capture.SYN) {
-		bump(&n.SYNs)
+		c.bump(from, flagSYN)
 	}
 	if fl.Has(capture.FIN) {
-		bump(&n.FINs)
+		c.bump(from, flagFIN)
 	}
 	if fl.Has(capture.RST) {
-		bump(&n.RSTs)
+		c.bump(from, flagRST)
 	}
 	c.recordLadder(seg, from, t)
 	c.zeek.add(seg, from, t, c.firstIndex, &c.addr)

@@ -33,12 +33,14 @@ type slab struct {
 
 // connSide is what a conn keeps beside it because it is a pointer: what
 // only unusual flows need (oddities, sequence holes, a timeline longer
-// than conn.tl), and the ladder when a report draws ladders.
+// than conn.tl, counters past conn's), and the ladder when a report draws
+// ladders.
 type connSide struct {
 	odd      *oddities
 	holes    [2]*[maxHoles]hole
 	ladder   *ladder
 	timeline []byte
+	wide     *wideCounts
 }
 
 // slabs are a table's slots; free is the first free one, each linked to
