@@ -27,30 +27,29 @@ import (
 // (connSide), allocated at the first such event; its small fields are
 // grouped so that none is padded.
 type conn struct {
-	// addr and ep are the Flow's Ends while the flow is tracked: their
-	// addresses, and the counters most flows need (oddities has the rest;
-	// endTrack the ISNs).
-	addr flowAddrs
-	ep   [2]endCounts
-	// flags counts SYNs, FINs and RSTs per end, apart from ep so that
-	// neither is padded.
-	flags [2]flagCounts
-	// id, firstIndex, lastIndex, rtt and roles are the Flow's ID,
-	// FirstIndex, LastIndex, RTT and RoleReason; first is its FirstSeen.
+	// Fields are ordered by alignment, so that none is padded.
+
+	// id, firstIndex, lastIndex and roles are the Flow's ID, FirstIndex,
+	// LastIndex and RoleReason; first is its FirstSeen.
 	id, firstIndex, lastIndex uint64
-	rtt                       int64
 	ends                      [2]endTrack
 
 	first, last int64
-	// synTime is when the client sent its latest SYN (or SYN-ACK): the
-	// server's is never needed.
-	synTime int64
+
+	// addr, ep and flags are the Flow's Ends while the flow is tracked:
+	// their addresses, the counters most flows need (oddities has the
+	// rest; endTrack the ISNs), and the SYNs, FINs and RSTs per end.
+	ep [2]endCounts
+	// times are the flow's other times, named by timeID, in 32 bits each.
+	times [nTimes]stamp
 
 	// Links of the table's recency list (see connList), or of its free
 	// slots (slabs).
 	prev, next handle
 
-	synAckTime    int64
+	addr  flowAddrs
+	flags [2]flagCounts
+
 	synAckSeen    bool
 	synAckMissing bool // the client acknowledged a SYN-ACK we never saw
 	handshakeDone bool
@@ -157,12 +156,12 @@ type oddities struct {
 
 // endCounts are the counters of an Endpoint every flow needs, named as
 // there, in 32 bits: an end that sends 4 GiB or 2^32 packets keeps the
-// carries in its flow's side data (wideCounts.high).
+// carries in its flow's side data (wideFields.high).
 type endCounts struct{ Packets, Bytes, WireBytes uint32 }
 
 // flagCounts count an end's SYNs, FINs and RSTs (flagSYN, flagFIN,
 // flagRST) in 8 bits: more than 255 of one is for broken or hostile flows,
-// which count the rest in their side data (wideCounts.flags).
+// which count the rest in their side data (wideFields.flags).
 type flagCounts [3]uint8
 
 const (
@@ -171,35 +170,36 @@ const (
 	flagRST
 )
 
-// wideCounts are what an end's counters hold beyond conn's endCounts and
-// flagCounts: the high 32 bits of the former and the flags counted past
-// 255, which stay at their maximum rather than wrap (a flag's count stops
-// at 2^32-1 in all).
-type wideCounts struct {
+// wideFields are what a conn's narrow fields hold beyond their width:
+// the high 32 bits of endCounts, the flags counted past 255, which stay at
+// their maximum rather than wrap (a flag's count stops at 2^32-1 in all),
+// and the times no stamp holds (stampSide).
+type wideFields struct {
 	high  [2]endCounts
 	flags [2][3]uint32
+	times [nTimes]int64
 }
 
-// wideOnce returns c's wide counters, allocating them at the first need.
-func (c ref) wideOnce() *wideCounts {
+// wideOnce returns c's wide fields, allocating them at the first need.
+func (c ref) wideOnce() *wideFields {
 	x := c.sideOnce()
 	if x.wide == nil {
-		x.wide = new(wideCounts)
+		x.wide = new(wideFields)
 	}
 	return x.wide
 }
 
-// wideCounts returns c's wide counters for reading; never nil.
-func (c ref) wideCounts() *wideCounts {
+// wideData returns c's wide fields for reading; never nil.
+func (c ref) wideData() *wideFields {
 	if x := c.sideData(); x != nil && x.wide != nil {
 		return x.wide
 	}
-	return &noWideCounts
+	return &noWideFields
 }
 
-// noWideCounts is what ref.wideCounts returns for a flow without any: read
+// noWideFields is what ref.wideData returns for a flow without any: read
 // only.
-var noWideCounts wideCounts
+var noWideFields wideFields
 
 // add counts a segment of plen payload bytes and wire bytes, and reports
 // whether a counter wrapped (see ref.carry).
@@ -239,7 +239,7 @@ func (c ref) bump(from Side, k int) {
 
 // packets returns how many packets end side sent.
 func (c ref) packets(side Side) uint64 {
-	return wide(c.ep[side].Packets, c.wideCounts().high[side].Packets)
+	return wide(c.ep[side].Packets, c.wideData().high[side].Packets)
 }
 
 func wide(low, high uint32) uint64 { return uint64(high)<<32 | uint64(low) }
@@ -299,7 +299,7 @@ func (c ref) setState(side Side, st State, t int64) {
 		return
 	}
 	if c.cs != nil {
-		c.cs.change(c.conn, side, e.state, st, t)
+		c.cs.change(c, side, e.state, st, t)
 	}
 	e.state = st
 	c.appendTimeline(t-c.first, side, st)
@@ -308,8 +308,8 @@ func (c ref) setState(side Side, st State, t int64) {
 // timeWaitSince is when an end in TIME_WAIT entered it: when the later of
 // the two FINs was acknowledged, as only that ACK moves an end there
 // (onACK), so it need not be kept per end.
-func (c *conn) timeWaitSince() int64 {
-	return max(c.ends[Client].finAckTime, c.ends[Server].finAckTime)
+func (c ref) timeWaitSince() int64 {
+	return max(c.time(tFinAck+timeID(Client)), c.time(tFinAck+timeID(Server)))
 }
 
 // A tracked flow's timeline is, per transition, a varint of its time since
@@ -380,8 +380,8 @@ func readTransition(b []byte, first int64) (Transition, []byte) {
 func (c ref) flow(f *Flow) {
 	f.ID, f.RolesInferred, f.RoleReason = c.id, c.roles != roleBySYN, c.roles.String()
 	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex
-	f.RTT, f.ActiveCloser = time.Duration(c.rtt), c.activeCloser
-	x, w := c.oddities(), c.wideCounts()
+	f.RTT, f.ActiveCloser = time.Duration(c.time(tRTT)), c.activeCloser
+	x, w := c.oddities(), c.wideData()
 	for side := range f.Ends {
 		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
 		h, hf := &w.high[side], &w.flags[side]
@@ -539,7 +539,7 @@ func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
 	if from == Client {
-		c.synTime = t
+		c.setTime(tSyn, t)
 	}
 	if !seg.Flags.Has(capture.ACK) {
 		if !s.sawSYN {
@@ -565,7 +565,8 @@ func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 		s.sawSYN, s.isn = true, Seq(seg.Seq)
 	}
 	if !c.synAckSeen {
-		c.synAckSeen, c.synAckTime = true, t
+		c.synAckSeen = true
+		c.setTime(tSynAck, t)
 	}
 	// RFC 9293 p. 65: LISTEN receiving a SYN answers SYN,ACK -> SYN-RECEIVED.
 	// The client moves to ESTABLISHED when it shows it got the SYN-ACK, by
@@ -608,7 +609,7 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 			// Complete, also for a simultaneous open or split handshake
 			// (RFC 9293 section 3.5), where the client is the one acked.
 			c.handshakeDone = true
-			c.rtt = t - c.synTime
+			c.setTime(tRTT, t-c.time(tSyn))
 		}
 	}
 	if r.finSent && !r.finAcked && r.finSeq.LessThan(a) {
@@ -625,7 +626,8 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 		case FinWait2:
 			c.setState(from, TimeWait, t)
 		}
-		r.finAcked, r.finAckTime = true, t
+		r.finAcked = true
+		c.setTime(tFinAck+timeID(to), t)
 		switch r.state {
 		case FinWait1:
 			c.setState(to, FinWait2, t)
@@ -644,7 +646,7 @@ func (c ref) onFIN(seg *capture.Segment, from Side, t int64) {
 	s, r := &c.ends[from], &c.ends[to]
 	s.finSent = true
 	s.finSeq = Seq(seg.Seq).Add(Size(seg.SeqLen() - 1))
-	s.finTime = t
+	c.setTime(tFin+timeID(from), t)
 	acksPeerFIN := r.finSent && seg.Flags.Has(capture.ACK) && r.finSeq.LessThan(Seq(seg.Ack))
 	switch {
 	case !c.closerSet:

@@ -78,14 +78,15 @@ func mix64(h uint64) uint64 {
 }
 
 // endTrack is the inferred TCP state of one end, as rebuilt from the
-// segments it sent and received. All times are Unix nanoseconds.
+// segments it sent and received. Its times other than last are in its
+// conn (timeID).
 type endTrack struct {
 	// Fields are ordered by size, so that no padding is kept per flow
 	// (two endTracks per open flow: issue 5).
 
-	finTime    int64
-	finAckTime int64
-	last       int64 // time of the last packet this end sent
+	// last is the time of the last packet this end sent, in Unix
+	// nanoseconds: not a stamp, as every packet reads and sets one.
+	last int64
 
 	// sigHash and sigLag are the signature of the last segment this end
 	// sent that a copy could repeat (see isDuplicate): its hash, and how

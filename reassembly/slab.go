@@ -14,7 +14,7 @@ package reassembly
 // slab is never handed out).
 type handle uint32
 
-// slabBits is log2 of the conns per slab: 256 conns, about 150 KB, so that
+// slabBits is log2 of the conns per slab: 256 conns, about 125 KB, so that
 // a small capture's table stays small and a large one grows in few steps.
 const (
 	slabBits = 8
@@ -40,7 +40,7 @@ type connSide struct {
 	holes    [2]*[maxHoles]hole
 	ladder   *ladder
 	timeline []byte
-	wide     *wideCounts
+	wide     *wideFields
 }
 
 // slabs are a table's slots; free is the first free one, each linked to
