@@ -326,7 +326,7 @@ func (cs *census) setAt(i Instant) {
 // t. A TIME_WAIT that ran out before t already ended here, by the timer:
 // the change is then from CLOSED (and the finalizer's own "CLOSED at the
 // expiry" is no change at all).
-func (cs *census) change(c *conn, side Side, from, to State, t int64) {
+func (cs *census) change(c ref, side Side, from, to State, t int64) {
 	if from == TimeWait && t-c.timeWaitSince() >= cs.tw {
 		from = Closed
 	}

@@ -185,7 +185,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 		f.ResetBy = PartyOf(by)
 		switch {
 		case c.refused:
-			return Refused, t.s("SYN answered with RST after ").dur(rst.time-cl.synTime).
+			return Refused, t.s("SYN answered with RST after ").dur(rst.time-c.time(tSyn)).
 				s(" (").count(f.Client().SYNs, "SYN").s(" sent): nothing listening, or a REJECT rule").String()
 		case rst.afterClose:
 			f.ResetBy = Nobody
@@ -196,7 +196,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 				s(" retransmitted ").count(uint64(rst.peerRepeats), "time").s(", then answered with RST: the ").
 				s(by.String()).s(" had lost the connection (crash, reboot or state loss)").String()
 		case c.synAckSeen && !c.handshakeDone && by == Client:
-			return Reset, t.s("client answered the SYN-ACK with RST ").dur(rst.time - c.synAckTime).
+			return Reset, t.s("client answered the SYN-ACK with RST ").dur(rst.time - c.time(tSynAck)).
 				s(" later (scan, or client gave up)").String()
 		}
 		return Reset, t.s("RST from the ").s(by.String()).s(" ").dur(rst.time - c.first).s(" after the first packet; ").
@@ -218,7 +218,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 		return SynUnanswered, t.s(", no reply from the server").String()
 	case HandshakeSynAckUnacked:
 		if sv.state == SynRecv {
-			return SynAckUnacked, t.s("server sent ").count(f.Server().SYNs, "SYN-ACK").s(" over ").dur(sv.last - c.synAckTime).
+			return SynAckUnacked, t.s("server sent ").count(f.Server().SYNs, "SYN-ACK").s(" over ").dur(sv.last - c.time(tSynAck)).
 				s("; the client never acknowledged (server left in SYN_RECV)").String()
 		}
 	}
@@ -242,14 +242,14 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 			side = Server
 		}
 		e := &c.ends[side]
-		return UnackedFin, t.s(side.String()).s("'s FIN unacknowledged for ").dur(at-e.finTime).
+		return UnackedFin, t.s(side.String()).s("'s FIN unacknowledged for ").dur(at-c.time(tFin+timeID(side))).
 			s(" (FIN sent ").count(f.Ends[side].FINs, "time").s("); ").s(side.String()).s(" left in ").s(e.state.String()).String()
 	case cf || sf:
-		e, peer := cl, Server
+		closer, peer := Client, Server
 		if sf {
-			e, peer = sv, Client
+			closer, peer = Server, Client
 		}
-		idle := at - e.finAckTime
+		idle := at - c.time(tFinAck+timeID(closer))
 		t = t.s(peer.Reverse().String()).s(" closed ").dur(idle)
 		if idle > int64(cfg.FinTimeout) {
 			return LingeringFinWait2, t.s(" ago (FIN acknowledged); the ").s(peer.String()).
@@ -270,7 +270,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 // probes, repeated FINs) while its peer has been silent longer than the
 // stall timeout, up to at. A side stuck in LAST_ACK or CLOSING is left to
 // unacked_fin: its peer closed first, so its silence is expected.
-func (c *conn) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) {
+func (c ref) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) {
 	for _, side := range [...]Side{Client, Server} {
 		x, p := &c.ends[side], &c.ends[side.Reverse()]
 		if x.runRepeats == 0 || x.state == LastAck || x.state == Closing || x.state == Closed {

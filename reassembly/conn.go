@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"time"
 
@@ -26,27 +27,29 @@ import (
 // (connSide), allocated at the first such event; its small fields are
 // grouped so that none is padded.
 type conn struct {
-	// addr and ep are the Flow's Ends while the flow is tracked: their
-	// addresses, and the counters most flows need (oddities has the rest;
-	// endTrack the ISNs).
-	addr flowAddrs
-	ep   [2]endCounts
-	// flags counts SYNs, FINs and RSTs per end, apart from ep so that
-	// neither is padded.
-	flags [2]flagCounts
-	// id, firstIndex, lastIndex, rtt and roles are the Flow's ID,
-	// FirstIndex, LastIndex, RTT and RoleReason; first is its FirstSeen.
+	// Fields are ordered by alignment, so that none is padded.
+
+	// id, firstIndex, lastIndex and roles are the Flow's ID, FirstIndex,
+	// LastIndex and RoleReason; first is its FirstSeen.
 	id, firstIndex, lastIndex uint64
-	rtt                       int64
 	ends                      [2]endTrack
 
 	first, last int64
+
+	// addr, ep and flags are the Flow's Ends while the flow is tracked:
+	// their addresses, the counters most flows need (oddities has the
+	// rest; endTrack the ISNs), and the SYNs, FINs and RSTs per end.
+	ep [2]endCounts
+	// times are the flow's other times, named by timeID, in 32 bits each.
+	times [nTimes]stamp
 
 	// Links of the table's recency list (see connList), or of its free
 	// slots (slabs).
 	prev, next handle
 
-	synAckTime    int64
+	addr  flowAddrs
+	flags [2]flagCounts
+
 	synAckSeen    bool
 	synAckMissing bool // the client acknowledged a SYN-ACK we never saw
 	handshakeDone bool
@@ -152,19 +155,94 @@ type oddities struct {
 }
 
 // endCounts are the counters of an Endpoint every flow needs, named as
-// there.
-type endCounts struct{ Packets, Bytes, WireBytes uint64 }
+// there, in 32 bits: an end that sends 4 GiB or 2^32 packets keeps the
+// carries in its flow's side data (wideFields.high).
+type endCounts struct{ Packets, Bytes, WireBytes uint32 }
 
-// flagCounts count an end's SYNs, FINs and RSTs, named as in Endpoint, in
-// 32 bits (saturating, see bump): 12 bytes per end.
-type flagCounts struct{ SYNs, FINs, RSTs uint32 }
+// flagCounts count an end's SYNs, FINs and RSTs (flagSYN, flagFIN,
+// flagRST) in 8 bits: more than 255 of one is for broken or hostile flows,
+// which count the rest in their side data (wideFields.flags).
+type flagCounts [3]uint8
 
-// bump adds one to a counter, which stays at its maximum rather than wrap.
-func bump(n *uint32) {
-	if *n != ^uint32(0) {
+const (
+	flagSYN = iota
+	flagFIN
+	flagRST
+)
+
+// wideFields are what a conn's narrow fields hold beyond their width:
+// the high 32 bits of endCounts, the flags counted past 255, which stay at
+// their maximum rather than wrap (a flag's count stops at 2^32-1 in all),
+// and the times no stamp holds (stampSide).
+type wideFields struct {
+	high  [2]endCounts
+	flags [2][3]uint32
+	times [nTimes]int64
+}
+
+// wideOnce returns c's wide fields, allocating them at the first need.
+func (c ref) wideOnce() *wideFields {
+	x := c.sideOnce()
+	if x.wide == nil {
+		x.wide = new(wideFields)
+	}
+	return x.wide
+}
+
+// wideData returns c's wide fields for reading; never nil.
+func (c ref) wideData() *wideFields {
+	if x := c.sideData(); x != nil && x.wide != nil {
+		return x.wide
+	}
+	return &noWideFields
+}
+
+// noWideFields is what ref.wideData returns for a flow without any: read
+// only.
+var noWideFields wideFields
+
+// add counts a segment of plen payload bytes and wire bytes, and reports
+// whether a counter wrapped (see ref.carry).
+func (n *endCounts) add(plen, wire uint32) bool {
+	n.Packets++
+	n.Bytes += plen
+	n.WireBytes += wire
+	return n.Packets == 0 || n.Bytes < plen || n.WireBytes < wire
+}
+
+// carry adds to their high halves the carries of end from's counters,
+// which just counted a segment of plen payload bytes and wire bytes: a
+// counter that wrapped is below what it added.
+func (c ref) carry(from Side, plen, wire uint32) {
+	n, h := &c.ep[from], &c.wideOnce().high[from]
+	if n.Packets == 0 {
+		h.Packets++
+	}
+	if n.Bytes < plen {
+		h.Bytes++
+	}
+	if n.WireBytes < wire {
+		h.WireBytes++
+	}
+}
+
+// bump adds one to end from's count of flag k.
+func (c ref) bump(from Side, k int) {
+	if n := &c.flags[from][k]; *n != math.MaxUint8 {
+		*n++
+		return
+	}
+	if n := &c.wideOnce().flags[from][k]; *n != math.MaxUint32-math.MaxUint8 {
 		*n++
 	}
 }
+
+// packets returns how many packets end side sent.
+func (c ref) packets(side Side) uint64 {
+	return wide(c.ep[side].Packets, c.wideData().high[side].Packets)
+}
+
+func wide(low, high uint32) uint64 { return uint64(high)<<32 | uint64(low) }
 
 // repeatCounts are the counters of an Endpoint only unusual flows need,
 // named as there.
@@ -221,7 +299,7 @@ func (c ref) setState(side Side, st State, t int64) {
 		return
 	}
 	if c.cs != nil {
-		c.cs.change(c.conn, side, e.state, st, t)
+		c.cs.change(c, side, e.state, st, t)
 	}
 	e.state = st
 	c.appendTimeline(t-c.first, side, st)
@@ -230,8 +308,8 @@ func (c ref) setState(side Side, st State, t int64) {
 // timeWaitSince is when an end in TIME_WAIT entered it: when the later of
 // the two FINs was acknowledged, as only that ACK moves an end there
 // (onACK), so it need not be kept per end.
-func (c *conn) timeWaitSince() int64 {
-	return max(c.ends[Client].finAckTime, c.ends[Server].finAckTime)
+func (c ref) timeWaitSince() int64 {
+	return max(c.time(tFinAck+timeID(Client)), c.time(tFinAck+timeID(Server)))
 }
 
 // A tracked flow's timeline is, per transition, a varint of its time since
@@ -302,13 +380,16 @@ func readTransition(b []byte, first int64) (Transition, []byte) {
 func (c ref) flow(f *Flow) {
 	f.ID, f.RolesInferred, f.RoleReason = c.id, c.roles != roleBySYN, c.roles.String()
 	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex
-	f.RTT, f.ActiveCloser = time.Duration(c.rtt), c.activeCloser
-	x := c.oddities()
+	f.RTT, f.ActiveCloser = time.Duration(c.time(tRTT)), c.activeCloser
+	x, w := c.oddities(), c.wideData()
 	for side := range f.Ends {
 		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
+		h, hf := &w.high[side], &w.flags[side]
 		e.Addr, e.ISN, e.SawSYN = c.addr.get(Side(side)), uint32(tr.isn), tr.sawSYN
-		e.Packets, e.Bytes, e.WireBytes = n.Packets, n.Bytes, n.WireBytes
-		e.SYNs, e.FINs, e.RSTs = uint64(fl.SYNs), uint64(fl.FINs), uint64(fl.RSTs)
+		e.Packets, e.Bytes, e.WireBytes = wide(n.Packets, h.Packets), wide(n.Bytes, h.Bytes), wide(n.WireBytes, h.WireBytes)
+		e.SYNs = uint64(fl[flagSYN]) + uint64(hf[flagSYN])
+		e.FINs = uint64(fl[flagFIN]) + uint64(hf[flagFIN])
+		e.RSTs = uint64(fl[flagRST]) + uint64(hf[flagRST])
 		e.Retransmits, e.KeepAlives, e.ZeroWindowProbes = r.Retransmits, r.KeepAlives, r.ZeroWindowProbes
 		e.Duplicates, e.OutOfOrder = r.Duplicates, r.OutOfOrder
 	}
@@ -356,19 +437,18 @@ func (c *conn) scaleKnown() bool { return c.ends[Client].sawSYN && c.ends[Server
 func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	ep := &c.ep[from]
-	ep.Packets++
-	ep.Bytes += uint64(seg.PayloadLen)
-	ep.WireBytes += uint64(seg.WireLen)
-	fl, n := seg.Flags, &c.flags[from]
+	if c.ep[from].add(seg.PayloadLen, seg.WireLen) {
+		c.carry(from, seg.PayloadLen, seg.WireLen)
+	}
+	fl := seg.Flags
 	if fl.Has(capture.SYN) {
-		bump(&n.SYNs)
+		c.bump(from, flagSYN)
 	}
 	if fl.Has(capture.FIN) {
-		bump(&n.FINs)
+		c.bump(from, flagFIN)
 	}
 	if fl.Has(capture.RST) {
-		bump(&n.RSTs)
+		c.bump(from, flagRST)
 	}
 	c.recordLadder(seg, from, t)
 	c.zeek.add(seg, from, t, c.firstIndex, &c.addr)
@@ -383,7 +463,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 		// A SYN solicits a SYN-ACK: Linux in SYN-RECEIVED answers a
 		// retransmitted SYN with a SYN-ACK identical to the one its timer
 		// sent a moment before. That one is an answer, not a copy.
-		r.lastSig.hash = 0
+		r.sigHash = 0
 	}
 	if fl.Has(capture.RST) {
 		c.onRST(seg, from, t)
@@ -417,19 +497,18 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	}
 	// Silence bookkeeping for half_open: a repeat only counts when it asks
 	// for something the peer has not acknowledged yet.
-	s.runPackets++
 	if kind.repeat() && (kind != kindRetransmit || !r.ackValid ||
 		r.ack.LessThan(Seq(seg.Seq).Add(Size(seg.SeqLen())))) {
 		s.runRepeats++
 	}
-	r.runPackets, r.runRepeats = 0, 0
+	r.runRepeats = 0
 
 	if fl.Has(capture.SYN) {
 		s.wscale = seg.WScale
 	}
 	// RFC 7323 section 2.2: the window of a SYN is never scaled, so it is
 	// exact as it stands.
-	s.win, s.winValid, s.winScaled = uint32(seg.Window), true, fl.Has(capture.SYN)
+	s.win, s.winScaled = uint32(seg.Window), fl.Has(capture.SYN)
 	if !fl.Has(capture.SYN) && c.scaleKnown() {
 		// RFC 7323 section 2.3: scaling applies only if both SYNs offered it.
 		if s.wscale > 0 && r.wscale >= 0 {
@@ -459,7 +538,9 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	s.synTime = t
+	if from == Client {
+		c.setTime(tSyn, t)
+	}
 	if !seg.Flags.Has(capture.ACK) {
 		if !s.sawSYN {
 			s.sawSYN, s.isn = true, Seq(seg.Seq)
@@ -484,7 +565,8 @@ func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 		s.sawSYN, s.isn = true, Seq(seg.Seq)
 	}
 	if !c.synAckSeen {
-		c.synAckSeen, c.synAckTime = true, t
+		c.synAckSeen = true
+		c.setTime(tSynAck, t)
 	}
 	// RFC 9293 p. 65: LISTEN receiving a SYN answers SYN,ACK -> SYN-RECEIVED.
 	// The client moves to ESTABLISHED when it shows it got the SYN-ACK, by
@@ -527,7 +609,7 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 			// Complete, also for a simultaneous open or split handshake
 			// (RFC 9293 section 3.5), where the client is the one acked.
 			c.handshakeDone = true
-			c.rtt = t - c.ends[Client].synTime
+			c.setTime(tRTT, t-c.time(tSyn))
 		}
 	}
 	if r.finSent && !r.finAcked && r.finSeq.LessThan(a) {
@@ -544,7 +626,8 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 		case FinWait2:
 			c.setState(from, TimeWait, t)
 		}
-		r.finAcked, r.finAckTime = true, t
+		r.finAcked = true
+		c.setTime(tFinAck+timeID(to), t)
 		switch r.state {
 		case FinWait1:
 			c.setState(to, FinWait2, t)
@@ -563,7 +646,7 @@ func (c ref) onFIN(seg *capture.Segment, from Side, t int64) {
 	s, r := &c.ends[from], &c.ends[to]
 	s.finSent = true
 	s.finSeq = Seq(seg.Seq).Add(Size(seg.SeqLen() - 1))
-	s.finTime = t
+	c.setTime(tFin+timeID(from), t)
 	acksPeerFIN := r.finSent && seg.Flags.Has(capture.ACK) && r.finSeq.LessThan(Seq(seg.Ack))
 	switch {
 	case !c.closerSet:
@@ -639,7 +722,7 @@ func (c ref) onRST(seg *capture.Segment, from Side, t int64) {
 			c.refused = true
 		}
 	}
-	r.runPackets, r.runRepeats = 0, 0
+	r.runRepeats = 0
 	// RFC 9293 p. 70: an acceptable RST sends both ends to CLOSED.
 	c.setState(from, Closed, t)
 	c.setState(to, Closed, t)
@@ -666,7 +749,7 @@ func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, challenge, un
 	if s.nxtValid && seq == s.nxt || r.ackValid && seq == r.ack {
 		return true, false, false, seq, seq + 1
 	}
-	if !r.ackValid || !r.winValid {
+	if !r.ackValid || !r.nxtValid {
 		if !s.nxtValid {
 			return true, false, true, 0, 0
 		}

@@ -78,17 +78,23 @@ func mix64(h uint64) uint64 {
 }
 
 // endTrack is the inferred TCP state of one end, as rebuilt from the
-// segments it sent and received. All times are Unix nanoseconds.
+// segments it sent and received. Its times other than last are in its
+// conn (timeID).
 type endTrack struct {
 	// Fields are ordered by size, so that no padding is kept per flow
 	// (two endTracks per open flow: issue 5).
 
-	finTime    int64
-	finAckTime int64
-	last       int64 // time of the last packet this end sent
-	synTime    int64 // time of the latest SYN (or SYN-ACK) this end sent
+	// last is the time of the last packet this end sent, in Unix
+	// nanoseconds: not a stamp, as every packet reads and sets one.
+	last int64
 
-	lastSig signature
+	// sigHash and sigLag are the signature of the last segment this end
+	// sent that a copy could repeat (see isDuplicate): its hash, and how
+	// long before last it was sent, which is at most dupWindow (a copy's
+	// time is last, its original's within dupWindow before) and
+	// irrelevant once sigHash is 0, so 32 bits hold it.
+	sigHash uint64
+	sigLag  uint32
 
 	isn Seq
 	// nxt is one past the highest sequence number this end sent (its
@@ -98,15 +104,16 @@ type endTrack struct {
 	// valid iff ackValid.
 	ack Seq
 	// win is the last window this end advertised, scaled when the scale is
-	// known (winScaled); valid iff winValid.
+	// known (winScaled); valid iff nxtValid, as add sets it after every
+	// segment classify sees.
 	win    uint32
 	finSeq Seq // sequence number of the FIN octet
 	// synTSFirst and synTSLast are the TSvals of this end's first and
 	// latest SYN, when it carried timestamps (synTS).
 	synTSFirst, synTSLast uint32
-	// runPackets and runRepeats count what this end sent since its peer last
-	// sent anything.
-	runPackets, runRepeats uint32
+	// runRepeats counts the repeats (see segKind.repeat) this end sent
+	// since its peer last sent anything.
+	runRepeats uint32
 
 	state     State
 	wscale    int8
@@ -114,7 +121,6 @@ type endTrack struct {
 	sawSYN    bool
 	nxtValid  bool
 	ackValid  bool
-	winValid  bool
 	winScaled bool
 	finSent   bool
 	finAcked  bool
@@ -141,7 +147,7 @@ func (s *endTrack) classify(seg *capture.Segment, peer *endTrack, holes holeRef)
 	if !syn && !fin && plen <= 1 && seq == s.nxt-1 {
 		// RFC 9293 section 3.8.4 keepalives, and Linux zero-window probes
 		// (tcp_xmit_probe_skb), both send snd.una-1: one old octet or none.
-		if peer.winValid && peer.win == 0 {
+		if peer.nxtValid && peer.win == 0 {
 			return kindZeroWindowProbe
 		}
 		if !peer.ackValid || peer.ack == s.nxt {
@@ -151,7 +157,7 @@ func (s *endTrack) classify(seg *capture.Segment, peer *endTrack, holes holeRef)
 	if seg.SeqLen() == 0 {
 		return kindAck
 	}
-	if peer.winValid && peer.win == 0 && !syn && !fin && plen == 1 && seq == s.nxt {
+	if peer.nxtValid && peer.win == 0 && !syn && !fin && plen == 1 && seq == s.nxt {
 		// Other stacks probe a closed window with one new octet.
 		s.nxt = end
 		return kindZeroWindowProbe
@@ -219,18 +225,21 @@ func (s *endTrack) fillHole(holes holeRef, lo, hi Seq) bool {
 // isDuplicate reports whether seg is the same packet as the previous one this
 // end sent, captured a second time. Pure ACKs are never called duplicates:
 // identical duplicate ACKs are normal TCP (RFC 5681) and change nothing.
+//
+// The caller records the packet with sentAt after it: last is then t.
 func (s *endTrack) isDuplicate(seg *capture.Segment, t int64) bool {
 	if seg.SeqLen() == 0 && !seg.Flags.Has(capture.RST) {
-		s.lastSig.hash = 0
+		s.sigHash = 0
 		return false
 	}
-	prev, cur := s.lastSig, signatureOf(seg, t)
+	prev, cur := signature{time: s.last - int64(s.sigLag), hash: s.sigHash}, signatureOf(seg, t)
 	if prev.hash != 0 && t-prev.time <= dupWindow && cur.hash == prev.hash {
 		// A copy: the original's time stays, so copies are counted
 		// within dupWindow of the first, not of one another.
+		s.sigLag = uint32(t - prev.time)
 		return true
 	}
-	s.lastSig = cur
+	s.sigHash, s.sigLag = cur.hash, 0
 	return false
 }
 

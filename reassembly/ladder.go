@@ -282,6 +282,6 @@ func (c ref) buildLadder(f *Flow) {
 	if l == nil {
 		return
 	}
-	f.ladder, f.LadderOmitted = l.flow(c.ep[Client].Packets + c.ep[Server].Packets)
+	f.ladder, f.LadderOmitted = l.flow(c.packets(Client) + c.packets(Server))
 	(*c.side).ladder = nil
 }

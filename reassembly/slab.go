@@ -16,7 +16,7 @@ import "math/bits"
 // slab is never handed out).
 type handle uint32
 
-// slabBits is log2 of the conns per slab: 256 conns, about 150 KB, so that
+// slabBits is log2 of the conns per slab: 256 conns, about 125 KB, so that
 // a small capture's table stays small and a large one grows in few steps.
 const (
 	slabBits = 8
@@ -35,12 +35,14 @@ type slab struct {
 
 // connSide is what a conn keeps beside it because it is a pointer: what
 // only unusual flows need (oddities, sequence holes, a timeline longer
-// than conn.tl), and the ladder when a report draws ladders.
+// than conn.tl, counters past conn's), and the ladder when a report draws
+// ladders.
 type connSide struct {
 	odd      *oddities
 	holes    [2]*[maxHoles]hole
 	ladder   *ladder
 	timeline []byte
+	wide     *wideFields
 }
 
 // slabs are a table's slots. Each slab keeps its free slots on a list of

@@ -225,7 +225,7 @@ func (t *Table) Stats() TableStats {
 func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 	now := t.clock()
 	t.flows.each(func(h handle) {
-		c := t.slabs.at(h)
+		c := t.ref(h)
 		for side := range c.ends {
 			st := c.ends[side].state
 			if st == TimeWait && now-c.timeWaitSince() >= int64(t.cfg.TimeWait) {

@@ -308,6 +308,39 @@ func TestCounters(t *testing.T) {
 	}
 }
 
+// An end's counters are kept narrower in the conn than in the Flow
+// (endCounts, flagCounts): past that they go on in the side data.
+func TestCountersPastTheConn(t *testing.T) {
+	lines := []string{}
+	for range 300 {
+		lines = append(lines, "C S 1000")
+	}
+	lines = append(lines, "S S. 5000/1001", "C . 1001/5001")
+	for i := range uint64(3) {
+		lines = append(lines, fmt.Sprintf("C P. %d/5001 %d", uint32(1001+i<<31), uint32(1<<31)))
+	}
+	flows := run(t, script(t, lines...), 0)
+	c := flows[0].Client()
+	got := fmt.Sprintf("SYNs %d packets %d bytes %d wire %d", c.SYNs, c.Packets, c.Bytes, c.WireBytes)
+	want := fmt.Sprintf("SYNs 300 packets 304 bytes %d wire %d", uint64(3)<<31, uint64(3)<<31+304*66)
+	if got != want {
+		t.Errorf("client counters: %s, want %s", got, want)
+	}
+
+	// 2^32 packets would take too long to send: start one short.
+	var side *connSide
+	r := ref{conn: &conn{}, side: &side}
+	r.ep[Server].Packets = math.MaxUint32
+	for range 2 {
+		if r.ep[Server].add(0, 0) {
+			r.carry(Server, 0, 0)
+		}
+	}
+	if n := r.packets(Server); n != 1<<32+1 {
+		t.Errorf("packets %d, want %d", n, uint64(1)<<32+1)
+	}
+}
+
 // TestAddDoesNotAllocate checks the per-packet path of an existing flow.
 func TestAddDoesNotAllocate(t *testing.T) {
 	tab := NewTable(DefaultConfig(), func(*Flow) {})

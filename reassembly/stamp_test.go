@@ -1,0 +1,34 @@
+package reassembly
+
+import (
+	"math"
+	"testing"
+)
+
+// A stamp keeps every time exactly, in the conn while it fits and in the
+// side data when not.
+func TestStampsKeepTimesExactly(t *testing.T) {
+	const first = int64(1_767_225_600_123_456_789)
+	for _, d := range []int64{
+		0, 1, 999, 1000, 123_456_000, 123_456_789, // µs and ns
+		math.MaxInt32 - 2, math.MaxInt32 - 1, math.MaxInt32, // ns at the limit
+		(math.MaxInt32 - 1) * 1000, math.MaxInt32 * 1000, // µs at the limit
+		-1, -1000, 40 * 60 * 1e9, math.MaxInt64 - first, // neither
+	} {
+		for _, i := range []timeID{tFin + 1, tRTT} {
+			var side *connSide
+			c := ref{conn: &conn{first: first}, side: &side}
+			want := c.base(i) + d
+			c.setTime(i, want)
+			if got := c.time(i); got != want {
+				t.Errorf("time %d set to base%+d: got base%+d", i, d, got-c.base(i))
+			}
+			if fits := d >= 0 && (d%1000 == 0 && d/1000 < math.MaxInt32 || d < math.MaxInt32); fits == c.sided {
+				t.Errorf("time %d set to base%+d: side data %v", i, d, c.sided)
+			}
+			if c.times[tFin] != 0 || c.time(tFin) != 0 {
+				t.Errorf("time %d set to base%+d changed another", i, d)
+			}
+		}
+	}
+}
