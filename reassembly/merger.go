@@ -8,7 +8,8 @@ import "math"
 // that goroutine (reading, decoding, handing segments and flows on) was
 // the one the others waited for. The caller sends what it used to apply
 // itself, in the order it would have applied it, so the census is the
-// same; it reads the result only after the merger is done (Close).
+// same; it reads the result only after the merger is done (Close). On two
+// cores the merger runs on the caller's goroutine (see inlineShare).
 type censusMerger struct {
 	cs *census
 	in chan mergeWork
@@ -38,32 +39,55 @@ type mergeWork struct {
 	closeNanos int64
 }
 
-func newCensusMerger(cs *census, shards int) *censusMerger {
-	m := &censusMerger{cs: cs, in: make(chan mergeWork, 64), result: make(chan *Census, 1),
+// newCensusMerger returns a merger of shards' changes into cs, on a
+// goroutine of its own when async is set, else on the caller's (send
+// merges at once).
+func newCensusMerger(cs *census, shards int, async bool) *censusMerger {
+	m := &censusMerger{cs: cs, result: make(chan *Census, 1),
 		waiting: make([][]stateChange, shards), heads: make([]int, shards), spareDone: make(spares[finishedFlow], 4)}
-	go m.run()
+	if async {
+		m.in = make(chan mergeWork, 64)
+		go m.run()
+	}
 	return m
+}
+
+// send hands w to the merger.
+func (m *censusMerger) send(w mergeWork) {
+	if m.in == nil {
+		m.do(w)
+		return
+	}
+	m.in <- w
 }
 
 func (m *censusMerger) run() {
 	for w := range m.in {
-		if w.first {
-			m.cs.packet(w.index, w.firstTime)
-		}
-		for _, f := range w.done {
-			m.cs.count(f)
-		}
-		m.spareDone.put(w.done)
-		if w.changes != nil {
-			m.take(w.shard, w.changes)
-			w.spare.put(w.changes)
-		}
-		m.merge(w.bound)
-		if w.close {
-			m.result <- m.cs.close(w.closeNanos)
+		if m.do(w) {
 			return
 		}
 	}
+}
+
+// do applies w; it reports whether w closed the census, whose result is
+// then on m.result.
+func (m *censusMerger) do(w mergeWork) (closed bool) {
+	if w.first {
+		m.cs.packet(w.index, w.firstTime)
+	}
+	for _, f := range w.done {
+		m.cs.count(f)
+	}
+	m.spareDone.put(w.done)
+	if w.changes != nil {
+		m.take(w.shard, w.changes)
+		w.spare.put(w.changes)
+	}
+	m.merge(w.bound)
+	if w.close {
+		m.result <- m.cs.close(w.closeNanos)
+	}
+	return w.close
 }
 
 // take queues a shard's changes behind those still waiting.
