@@ -40,9 +40,11 @@ type audit struct {
 	save    *capture.Writer
 	saveErr error
 	// out is the streamed report, nil for the formats that need the flows
-	// first; outErr is its first write error.
+	// first; outErr is its first write error. writer, when set, writes
+	// its flows on a goroutine of its own.
 	out    *output
 	outErr error
+	writer *flowWriter
 	// evidence collects the flows --evidence asks for; nil without it.
 	evidence *report.Evidence
 
@@ -113,20 +115,15 @@ func newAudit(o *options, src *capture.Source, stdout io.Writer) (*audit, error)
 			return nil, err
 		}
 		a.out = out
+		a.writer = newFlowWriter(a)
 	}
 	return a, nil
 }
 
 // emitted takes each flow the table finishes.
 func (a *audit) emitted(f *reassembly.Flow) {
-	kept := false
-	switch {
-	case a.out != nil:
-		if a.outErr == nil {
-			a.outErr = a.streamFlow(f)
-		}
-		kept = true // written whole
-	case a.keep.take(f):
+	kept := a.out != nil // written whole
+	if !kept && a.keep.take(f) {
 		a.flows = append(a.flows, f)
 		kept = true
 	}
@@ -137,9 +134,23 @@ func (a *audit) emitted(f *reassembly.Flow) {
 	if a.onFlow != nil {
 		a.onFlow(f)
 	}
-	if (a.out != nil || !kept) && a.evidence == nil && a.onFlow == nil {
-		// Written or counted, and held by nothing: its memory can serve
-		// a later flow.
+	// Written or counted, and held by nothing: its memory can serve a
+	// later flow.
+	recycle := (a.out != nil || !kept) && a.evidence == nil && a.onFlow == nil
+	switch {
+	case a.out == nil:
+	case a.writer != nil:
+		// The report begins here, at the first flow, with the capture's
+		// start as known now; the writer writes f, then recycles it.
+		if a.outErr == nil {
+			a.outErr = a.beginStream(time.Unix(0, a.first).UTC())
+		}
+		a.writer.add(f, recycle)
+		return
+	case a.outErr == nil:
+		a.outErr = a.streamFlow(f)
+	}
+	if recycle {
 		reassembly.Recycle(f)
 	}
 }
@@ -208,6 +219,12 @@ func (a *audit) feed(stop func() bool) error {
 // writers need.
 func (a *audit) data(inputs []string) *report.Data {
 	a.table.Close(a.last)
+	if a.writer != nil {
+		if err := a.writer.close(); a.outErr == nil {
+			a.outErr = err
+		}
+		a.writer = nil
+	}
 	sort.Slice(a.flows, func(i, j int) bool { return a.flows[i].ID < a.flows[j].ID })
 	st := a.src.Stats()
 	d := &report.Data{
