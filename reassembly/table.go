@@ -200,14 +200,20 @@ func (t *Table) clock() int64 { return max(t.now, t.wall) }
 // in ID order.
 func (t *Table) Close(endNanos int64) {
 	endNanos = max(endNanos, t.clock())
-	rest := make([]handle, 0, t.flows.Len())
-	t.flows.each(func(h handle) { rest = append(rest, h) })
 	// First packet order is ID order, and a shard's table (see Sharded)
-	// must not read the IDs its caller writes.
-	at := t.slabs.at
-	slices.SortFunc(rest, func(a, b handle) int { return cmp.Compare(at(a).firstIndex, at(b).firstIndex) })
-	for _, h := range rest {
-		t.finish(h, max(endNanos, t.slabs.at(h).last), "", endClosed, 0)
+	// must not read the IDs its caller writes. The first packets are
+	// sorted beside the handles: read through the handles, each
+	// comparison was a cache miss, and the sort a fifth of the time Close
+	// took for 100,000 flows.
+	type open struct {
+		first uint64
+		h     handle
+	}
+	rest := make([]open, 0, t.flows.Len())
+	t.flows.each(func(h handle) { rest = append(rest, open{t.slabs.at(h).firstIndex, h}) })
+	slices.SortFunc(rest, func(a, b open) int { return cmp.Compare(a.first, b.first) })
+	for _, o := range rest {
+		t.finish(o.h, max(endNanos, t.slabs.at(o.h).last), "", endClosed, 0)
 	}
 	t.census.close(endNanos)
 }
