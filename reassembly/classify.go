@@ -120,7 +120,7 @@ func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 		}
 		f.Ends[side].State = e.state
 	}
-	f.LastSeen = nanoTime(c.last)
+	f.LastSeen = nanoTime(c.last())
 	f.Handshake = c.handshake()
 	if f.Handshake == HandshakeSynUnanswered && f.Ends[Server].State == Unknown {
 		// Nothing came back: the server holds no socket for this
@@ -263,7 +263,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 		return SynAckUnacked, "the client never acknowledged the server's SYN-ACK"
 	}
 	return Open, t.s("established, ").bytes(f.Client().Bytes + f.Server().Bytes).s(" exchanged, last packet ").
-		dur(at - c.last).s(" before the end").String()
+		dur(at - c.last()).s(" before the end").String()
 }
 
 // halfOpen looks for one side that keeps transmitting (retransmissions,
@@ -286,7 +286,7 @@ func (c ref) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) {
 		// three times (with Linux's exponential backoff that is over a
 		// second of unanswered retransmissions). Repeated FINs alone are
 		// left to unacked_fin.
-		untilEnd := x.runRepeats >= 3 && !x.finSent && c.last == x.last
+		untilEnd := x.runRepeats >= 3 && !x.finSent && c.last() == x.last
 		if silence <= int64(cfg.StallTimeout) && !untilEnd {
 			continue
 		}
@@ -367,12 +367,12 @@ func (c ref) notes(f *Flow, at int64) {
 	const soon = int64(time.Second)
 	switch f.Verdict {
 	case UnackedFin, HalfClosed:
-		if at-c.last < soon {
-			add("the capture ended %s after the last packet: later packets (an ACK, the peer's FIN) may simply not have been captured", fmtDur(at-c.last))
+		if at-c.last() < soon {
+			add("the capture ended %s after the last packet: later packets (an ACK, the peer's FIN) may simply not have been captured", fmtDur(at-c.last()))
 		}
 	case SynUnanswered, SynAckUnacked:
-		if at-c.last < soon {
-			add("the capture ended %s after the last packet: a late reply cannot be excluded", fmtDur(at-c.last))
+		if at-c.last() < soon {
+			add("the capture ended %s after the last packet: a late reply cannot be excluded", fmtDur(at-c.last()))
 		}
 	case LingeringFinWait2:
 		add("Linux drops an orphaned FIN_WAIT2 socket after tcp_fin_timeout; the closer may be CLOSED already if its application closed it")

@@ -29,12 +29,12 @@ import (
 type conn struct {
 	// Fields are ordered by alignment, so that none is padded.
 
-	// id, firstIndex, lastIndex and roles are the Flow's ID, FirstIndex,
-	// LastIndex and RoleReason; first is its FirstSeen.
-	id, firstIndex, lastIndex uint64
-	ends                      [2]endTrack
+	// firstIndex and roles are the Flow's FirstIndex and RoleReason;
+	// first is its FirstSeen (its LastSeen is the ends', see last).
+	firstIndex uint64
+	ends       [2]endTrack
 
-	first, last int64
+	first int64
 
 	// addr, ep and flags are the Flow's Ends while the flow is tracked:
 	// their addresses, the counters most flows need (oddities has the
@@ -46,6 +46,10 @@ type conn struct {
 	// Links of the table's recency list (see connList), or of its free
 	// slots (slabs).
 	prev, next handle
+
+	// id and lastOff are the Flow's ID and LastIndex, the latter less
+	// firstIndex, in 32 bits (see ref.id and ref.lastIndex).
+	id, lastOff uint32
 
 	addr  flowAddrs
 	flags [2]flagCounts
@@ -73,6 +77,11 @@ type conn struct {
 	// captured, sent the ACK bit with ack 0: it acknowledges nothing
 	// (Nobody if none).
 }
+
+// last returns the time of the flow's latest packet: its ends' latest,
+// as the table's times never go back (an end's last is first until it
+// sends), kept by them rather than again here.
+func (c *conn) last() int64 { return max(c.ends[Client].last, c.ends[Server].last) }
 
 // hash is the flow's flowHash, for the table's index. It is rebuilt from
 // the flow's two ends, which never change, rather than kept.
@@ -173,11 +182,57 @@ const (
 // wideFields are what a conn's narrow fields hold beyond their width:
 // the high 32 bits of endCounts, the flags counted past 255, which stay at
 // their maximum rather than wrap (a flag's count stops at 2^32-1 in all),
-// and the times no stamp holds (stampSide).
+// the times no stamp holds (stampSide), and the ID and last packet number
+// that conn.id and conn.lastOff do not (wideIndex).
 type wideFields struct {
-	high  [2]endCounts
-	flags [2][3]uint32
-	times [nTimes]int64
+	high      [2]endCounts
+	flags     [2][3]uint32
+	times     [nTimes]int64
+	id        uint64
+	lastIndex uint64
+}
+
+// wideIndex in conn.id or conn.lastOff says the value is in wideFields:
+// the 2^32-1st flow of a table and those after it, and a last packet
+// 2^32-1 or more packets after the first (or, from a reader that numbers
+// packets otherwise, before it).
+const wideIndex = math.MaxUint32
+
+// setID sets the flow's ID.
+func (c ref) setID(id uint64) {
+	c.id = wideIndex
+	if id < wideIndex {
+		c.id = uint32(id)
+		return
+	}
+	c.wideOnce().id = id
+}
+
+// flowID returns the flow's ID.
+func (c ref) flowID() uint64 {
+	if c.id == wideIndex {
+		return c.wideData().id
+	}
+	return uint64(c.id)
+}
+
+// setLastIndex records i as the capture number of the flow's latest packet.
+func (c ref) setLastIndex(i uint64) {
+	if d := i - c.firstIndex; d < wideIndex {
+		c.lastOff = uint32(d)
+		return
+	}
+	c.lastOff = wideIndex
+	c.wideOnce().lastIndex = i
+}
+
+// lastIndex returns the capture number of the flow's latest packet:
+// firstIndex before add's first packet records one.
+func (c ref) lastIndex() uint64 {
+	if c.lastOff == wideIndex {
+		return c.wideData().lastIndex
+	}
+	return c.firstIndex + uint64(c.lastOff)
 }
 
 // wideOnce returns c's wide fields, allocating them at the first need.
@@ -378,8 +433,8 @@ func readTransition(b []byte, first int64) (Transition, []byte) {
 // state changes any more. It sets fields one by one: a Flow literal would
 // be built apart and copied.
 func (c ref) flow(f *Flow) {
-	f.ID, f.RolesInferred, f.RoleReason = c.id, c.roles != roleBySYN, c.roles.String()
-	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex
+	f.ID, f.RolesInferred, f.RoleReason = c.flowID(), c.roles != roleBySYN, c.roles.String()
+	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex()
 	f.RTT, f.ActiveCloser = time.Duration(c.time(tRTT)), c.activeCloser
 	x, w := c.oddities(), c.wideData()
 	for side := range f.Ends {
@@ -452,8 +507,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	}
 	c.recordLadder(seg, from, t)
 	c.zeek.add(seg, from, t, c.firstIndex, &c.addr)
-	c.last = t
-	c.lastIndex = seg.Index
+	c.setLastIndex(seg.Index)
 	if s.isDuplicate(seg, t) {
 		c.oddOnce().ends[from].Duplicates++
 		s.sentAt(t)
