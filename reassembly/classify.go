@@ -113,6 +113,10 @@ func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 	fr := newFlowWithRoom()
 	f := &fr.flow
 	c.flow(f)
+	// The transitions so far go to the Flow first: those of ends whose
+	// TIME_WAIT ran out, which come last, then need no room in the conn
+	// (timelineInline), where they would not fit for most flows.
+	c.handTimeline(f, fr.timeline[:], false)
 	for side := range c.ends {
 		e := &c.ends[side]
 		if e.state == TimeWait && at-c.timeWaitSince() >= int64(cfg.TimeWait) {
@@ -138,20 +142,20 @@ func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 		f.Zeek = recs
 	}
 	c.buildLadder(f)
-	c.handTimeline(f, fr.timeline[:])
+	c.handTimeline(f, fr.timeline[:], true)
 	return f
 }
 
 func (c *conn) handshake() Handshake {
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	switch {
-	case c.handshakeDone:
+	case c.handshakeDone():
 		return HandshakeComplete
 	case c.refused:
 		return HandshakeRefused
 	case !cl.sawSYN:
 		return HandshakeNotSeen
-	case c.synAckSeen:
+	case c.synAckSeen():
 		return HandshakeSynAckUnacked
 	case c.synAckMissing || c.ackMissing:
 		return HandshakeComplete
@@ -195,7 +199,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 			return HalfOpen, t.s(by.String()).s(" silent ").dur(rst.silence).s(" while the ").s(peer.String()).
 				s(" retransmitted ").count(uint64(rst.peerRepeats), "time").s(", then answered with RST: the ").
 				s(by.String()).s(" had lost the connection (crash, reboot or state loss)").String()
-		case c.synAckSeen && !c.handshakeDone && by == Client:
+		case c.synAckSeen() && !c.handshakeDone() && by == Client:
 			return Reset, t.s("client answered the SYN-ACK with RST ").dur(rst.time - c.time(tSynAck)).
 				s(" later (scan, or client gave up)").String()
 		}
