@@ -113,6 +113,10 @@ func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 	fr := newFlowWithRoom()
 	f := &fr.flow
 	c.flow(f)
+	// The transitions so far go to the Flow first: those of ends whose
+	// TIME_WAIT ran out, which come last, then need no room in the conn
+	// (timelineInline), where they would not fit for most flows.
+	c.handTimeline(f, fr.timeline[:], false)
 	for side := range c.ends {
 		e := &c.ends[side]
 		if e.state == TimeWait && at-c.timeWaitSince() >= int64(cfg.TimeWait) {
@@ -120,7 +124,7 @@ func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 		}
 		f.Ends[side].State = e.state
 	}
-	f.LastSeen = nanoTime(c.last)
+	f.LastSeen = nanoTime(c.last())
 	f.Handshake = c.handshake()
 	if f.Handshake == HandshakeSynUnanswered && f.Ends[Server].State == Unknown {
 		// Nothing came back: the server holds no socket for this
@@ -138,20 +142,20 @@ func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 		f.Zeek = recs
 	}
 	c.buildLadder(f)
-	c.handTimeline(f, fr.timeline[:])
+	c.handTimeline(f, fr.timeline[:], true)
 	return f
 }
 
 func (c *conn) handshake() Handshake {
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	switch {
-	case c.handshakeDone:
+	case c.handshakeDone():
 		return HandshakeComplete
 	case c.refused:
 		return HandshakeRefused
 	case !cl.sawSYN:
 		return HandshakeNotSeen
-	case c.synAckSeen:
+	case c.synAckSeen():
 		return HandshakeSynAckUnacked
 	case c.synAckMissing || c.ackMissing:
 		return HandshakeComplete
@@ -195,7 +199,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 			return HalfOpen, t.s(by.String()).s(" silent ").dur(rst.silence).s(" while the ").s(peer.String()).
 				s(" retransmitted ").count(uint64(rst.peerRepeats), "time").s(", then answered with RST: the ").
 				s(by.String()).s(" had lost the connection (crash, reboot or state loss)").String()
-		case c.synAckSeen && !c.handshakeDone && by == Client:
+		case c.synAckSeen() && !c.handshakeDone() && by == Client:
 			return Reset, t.s("client answered the SYN-ACK with RST ").dur(rst.time - c.time(tSynAck)).
 				s(" later (scan, or client gave up)").String()
 		}
@@ -263,7 +267,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 		return SynAckUnacked, "the client never acknowledged the server's SYN-ACK"
 	}
 	return Open, t.s("established, ").bytes(f.Client().Bytes + f.Server().Bytes).s(" exchanged, last packet ").
-		dur(at - c.last).s(" before the end").String()
+		dur(at - c.last()).s(" before the end").String()
 }
 
 // halfOpen looks for one side that keeps transmitting (retransmissions,
@@ -286,7 +290,7 @@ func (c ref) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) {
 		// three times (with Linux's exponential backoff that is over a
 		// second of unanswered retransmissions). Repeated FINs alone are
 		// left to unacked_fin.
-		untilEnd := x.runRepeats >= 3 && !x.finSent && c.last == x.last
+		untilEnd := x.runRepeats >= 3 && !x.finSent && c.last() == x.last
 		if silence <= int64(cfg.StallTimeout) && !untilEnd {
 			continue
 		}
@@ -367,12 +371,12 @@ func (c ref) notes(f *Flow, at int64) {
 	const soon = int64(time.Second)
 	switch f.Verdict {
 	case UnackedFin, HalfClosed:
-		if at-c.last < soon {
-			add("the capture ended %s after the last packet: later packets (an ACK, the peer's FIN) may simply not have been captured", fmtDur(at-c.last))
+		if at-c.last() < soon {
+			add("the capture ended %s after the last packet: later packets (an ACK, the peer's FIN) may simply not have been captured", fmtDur(at-c.last()))
 		}
 	case SynUnanswered, SynAckUnacked:
-		if at-c.last < soon {
-			add("the capture ended %s after the last packet: a late reply cannot be excluded", fmtDur(at-c.last))
+		if at-c.last() < soon {
+			add("the capture ended %s after the last packet: a late reply cannot be excluded", fmtDur(at-c.last()))
 		}
 	case LingeringFinWait2:
 		add("Linux drops an orphaned FIN_WAIT2 socket after tcp_fin_timeout; the closer may be CLOSED already if its application closed it")

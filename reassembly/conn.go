@@ -29,12 +29,12 @@ import (
 type conn struct {
 	// Fields are ordered by alignment, so that none is padded.
 
-	// id, firstIndex, lastIndex and roles are the Flow's ID, FirstIndex,
-	// LastIndex and RoleReason; first is its FirstSeen.
-	id, firstIndex, lastIndex uint64
-	ends                      [2]endTrack
+	// firstIndex and roles are the Flow's FirstIndex and RoleReason;
+	// first is its FirstSeen (its LastSeen is the ends', see last).
+	firstIndex uint64
+	ends       [2]endTrack
 
-	first, last int64
+	first int64
 
 	// addr, ep and flags are the Flow's Ends while the flow is tracked:
 	// their addresses, the counters most flows need (oddities has the
@@ -47,17 +47,20 @@ type conn struct {
 	// slots (slabs).
 	prev, next handle
 
+	// id and lastOff are the Flow's ID and LastIndex, the latter less
+	// firstIndex, in 32 bits (see ref.id and ref.lastIndex).
+	id, lastOff uint32
+
 	addr  flowAddrs
 	flags [2]flagCounts
 
-	synAckSeen    bool
+	// Whether a SYN-ACK was seen and the handshake done are whether
+	// times tSynAck and tRTT are set (see synAckSeen).
 	synAckMissing bool // the client acknowledged a SYN-ACK we never saw
-	handshakeDone bool
 	refused       bool
-	closerSet     bool
 	settled       bool  // Table.OnSettled was told of it
 	zeroAck       Party // see below
-	activeCloser  Party // the Flow's ActiveCloser
+	activeCloser  Party // the Flow's ActiveCloser, Nobody until a FIN
 	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
 	roles         roleReason
 	list          listID // the recency list it is on
@@ -73,6 +76,19 @@ type conn struct {
 	// captured, sent the ACK bit with ack 0: it acknowledges nothing
 	// (Nobody if none).
 }
+
+// last returns the time of the flow's latest packet: its ends' latest,
+// as the table's times never go back (an end's last is first until it
+// sends), kept by them rather than again here.
+func (c *conn) last() int64 { return max(c.ends[Client].last, c.ends[Server].last) }
+
+// synAckSeen reports whether a SYN-ACK was seen, when its time is set (a
+// set stamp is never 0).
+func (c *conn) synAckSeen() bool { return c.times[tSynAck] != 0 }
+
+// handshakeDone reports whether the handshake completed, when the RTT is
+// set.
+func (c *conn) handshakeDone() bool { return c.times[tRTT] != 0 }
 
 // hash is the flow's flowHash, for the table's index. It is rebuilt from
 // the flow's two ends, which never change, rather than kept.
@@ -173,11 +189,57 @@ const (
 // wideFields are what a conn's narrow fields hold beyond their width:
 // the high 32 bits of endCounts, the flags counted past 255, which stay at
 // their maximum rather than wrap (a flag's count stops at 2^32-1 in all),
-// and the times no stamp holds (stampSide).
+// the times no stamp holds (stampSide), and the ID and last packet number
+// that conn.id and conn.lastOff do not (wideIndex).
 type wideFields struct {
-	high  [2]endCounts
-	flags [2][3]uint32
-	times [nTimes]int64
+	high      [2]endCounts
+	flags     [2][3]uint32
+	times     [nTimes]int64
+	id        uint64
+	lastIndex uint64
+}
+
+// wideIndex in conn.id or conn.lastOff says the value is in wideFields:
+// the 2^32-1st flow of a table and those after it, and a last packet
+// 2^32-1 or more packets after the first (or, from a reader that numbers
+// packets otherwise, before it).
+const wideIndex = math.MaxUint32
+
+// setID sets the flow's ID.
+func (c ref) setID(id uint64) {
+	c.id = wideIndex
+	if id < wideIndex {
+		c.id = uint32(id)
+		return
+	}
+	c.wideOnce().id = id
+}
+
+// flowID returns the flow's ID.
+func (c ref) flowID() uint64 {
+	if c.id == wideIndex {
+		return c.wideData().id
+	}
+	return uint64(c.id)
+}
+
+// setLastIndex records i as the capture number of the flow's latest packet.
+func (c ref) setLastIndex(i uint64) {
+	if d := i - c.firstIndex; d < wideIndex {
+		c.lastOff = uint32(d)
+		return
+	}
+	c.lastOff = wideIndex
+	c.wideOnce().lastIndex = i
+}
+
+// lastIndex returns the capture number of the flow's latest packet:
+// firstIndex before add's first packet records one.
+func (c ref) lastIndex() uint64 {
+	if c.lastOff == wideIndex {
+		return c.wideData().lastIndex
+	}
+	return c.firstIndex + uint64(c.lastOff)
 }
 
 // wideOnce returns c's wide fields, allocating them at the first need.
@@ -312,37 +374,59 @@ func (c ref) timeWaitSince() int64 {
 	return max(c.time(tFinAck+timeID(Client)), c.time(tFinAck+timeID(Server)))
 }
 
-// A tracked flow's timeline is, per transition, a varint of its time since
-// the flow's first packet, in microseconds when it is a whole number of them
-// (as in most captures), then a byte of state, unit and side: 2 to 5 bytes
-// instead of a 32-byte Transition (issue 5).
+// A tracked flow's timeline is, per transition, a byte of state, side and
+// flags, then a varint of its time since the transition before (since the
+// flow's first packet for the first; time tTimeline keeps the latest), in
+// microseconds when it is a whole number of them (tlMicro; as in most
+// captures); a transition at the time of the one before (one segment
+// moves both ends, as an acknowledged FIN does) is its byte alone
+// (tlSame). A transition is 1 to 11 bytes instead of a 32-byte Transition
+// (issue 5), and a flow's ten transitions from the handshake to TIME_WAIT
+// take 23 bytes, where times since the first packet took 35.
+const (
+	tlMicro = 1 << 1
+	tlSame  = 1 << 2
+	// A transition's byte has its side in bit 0, its state from bit 3.
+	tlStateShift = 3
+)
 
 // timelineInline is the room for a timeline in the conn: enough for the
-// transitions of most flows, from the handshake to the close; tlSide in
-// conn.ntl says the timeline outgrew it.
+// transitions of most flows, from the handshake to the close (half an
+// hour apart, TestTimelineInline: stamps keep later times in the side
+// data); tlSide in conn.ntl says the timeline outgrew it.
 const (
-	timelineInline = 43
+	timelineInline = 26
 	tlSide         = 0xff
 )
 
 // maxTransition is the longest encoding of a transition.
-const maxTransition = binary.MaxVarintLen64 + 1
+const maxTransition = 1 + binary.MaxVarintLen64
 
-func appendTransition(b []byte, since int64, side Side, st State) []byte {
-	us := byte(0)
-	if since%1000 == 0 {
-		since, us = since/1000, 1
+// appendTransition encodes a transition d after the one before it.
+func appendTransition(b []byte, d int64, side Side, st State) []byte {
+	h := byte(st)<<tlStateShift | byte(side)
+	if d == 0 {
+		return append(b, h|tlSame)
 	}
-	b = binary.AppendUvarint(b, uint64(since))
-	return append(b, byte(st)<<2|us<<1|byte(side))
+	if d%1000 == 0 {
+		d, h = d/1000, h|tlMicro
+	}
+	return binary.AppendUvarint(append(b, h), uint64(d))
 }
 
 // appendTimeline adds a transition to c's timeline, moving it to the side
 // data when it outgrows tl.
 func (c ref) appendTimeline(since int64, side Side, st State) {
+	d := since
+	if c.ntl != 0 {
+		d -= c.time(tTimeline) - c.first
+	}
+	if d != 0 || c.ntl == 0 {
+		c.setTime(tTimeline, c.first+since)
+	}
 	if c.ntl != tlSide {
 		var b [maxTransition]byte
-		e := appendTransition(b[:0], since, side, st)
+		e := appendTransition(b[:0], d, side, st)
 		if int(c.ntl)+len(e) <= len(c.tl) {
 			c.ntl += uint8(copy(c.tl[c.ntl:], e))
 			return
@@ -351,7 +435,7 @@ func (c ref) appendTimeline(since int64, side Side, st State) {
 		c.ntl = tlSide
 	}
 	x := *c.side
-	x.timeline = appendTransition(x.timeline, since, side, st)
+	x.timeline = appendTransition(x.timeline, d, side, st)
 }
 
 // timeline returns c's encoded timeline.
@@ -362,24 +446,38 @@ func (c ref) timeline() []byte {
 	return c.tl[:c.ntl]
 }
 
-// readTransition decodes the transition at the start of b, of a flow whose
-// first packet was at first, and returns the rest of b.
-func readTransition(b []byte, first int64) (Transition, []byte) {
-	v, b := uvarint(b)
-	since := int64(v)
-	if b[0]>>1&1 != 0 {
-		since *= 1000
+// readSince decodes the time since the flow's first packet of the
+// transition at the start of b, the one before it being at prev, and
+// returns the rest of b after the transition.
+func readSince(b []byte, prev int64) (int64, []byte) {
+	h := b[0]
+	if h&tlSame != 0 {
+		return prev, b[1:]
 	}
-	return Transition{Time: nanoTime(first + since), Side: Side(b[0] & 1), State: State(b[0] >> 2)}, b[1:]
+	v, b := uvarint(b[1:])
+	d := int64(v)
+	if h&tlMicro != 0 {
+		d *= 1000
+	}
+	return prev + d, b
+}
+
+// readTransition decodes the transition at the start of b, of a flow whose
+// first packet was at first, the one before it being at prev since then;
+// it returns the transition's time since first and the rest of b.
+func readTransition(b []byte, first, prev int64) (Transition, int64, []byte) {
+	h := b[0]
+	since, b := readSince(b, prev)
+	tr := Transition{Time: nanoTime(first + since), Side: Side(h & 1), State: State(h >> tlStateShift)}
+	return tr, since, b
 }
 
 // flow fills f, a zero Flow, from what the tracked flow kept of it, for
-// finalize to complete; its Timeline is converted by handTimeline, once no
-// state changes any more. It sets fields one by one: a Flow literal would
+// finalize to complete; its Timeline is handTimeline's. It sets fields one by one: a Flow literal would
 // be built apart and copied.
 func (c ref) flow(f *Flow) {
-	f.ID, f.RolesInferred, f.RoleReason = c.id, c.roles != roleBySYN, c.roles.String()
-	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex
+	f.ID, f.RolesInferred, f.RoleReason = c.flowID(), c.roles != roleBySYN, c.roles.String()
+	f.FirstSeen, f.FirstIndex, f.LastIndex = nanoTime(c.first), c.firstIndex, c.lastIndex()
 	f.RTT, f.ActiveCloser = time.Duration(c.time(tRTT)), c.activeCloser
 	x, w := c.oddities(), c.wideData()
 	for side := range f.Ends {
@@ -398,32 +496,39 @@ func (c ref) flow(f *Flow) {
 	}
 }
 
-// handTimeline converts the tracked transitions into the Flow's Timeline,
-// once the flow is finished, decoding them once: into room when they fit
-// (finalize gives the room most flows need), else into a slice of their
-// exact number.
-func (c ref) handTimeline(f *Flow, room []Transition) {
-	tl := room[:0]
+// handTimeline adds the tracked transitions to the Flow's Timeline, and
+// empties the conn's, once the flow is finished, decoding them once: into
+// room when they fit (finalize gives the room most flows need), else into
+// a slice of their exact number. finalize hands them in two goes (see
+// there); last, on the second, gives the Timeline its length as capacity.
+func (c ref) handTimeline(f *Flow, room []Transition, last bool) {
+	tl := f.Timeline
+	if tl == nil {
+		tl = room[:0]
+	}
+	var since int64
 	for b := c.timeline(); len(b) > 0; {
 		if len(tl) == cap(tl) {
 			tl = append(make([]Transition, 0, len(tl)+transitions(b)), tl...)
 		}
 		var tr Transition
-		tr, b = readTransition(b, c.first)
+		tr, since, b = readTransition(b, c.first, since)
 		tl = append(tl, tr)
 	}
-	f.Timeline = tl[:len(tl):len(tl)]
+	f.Timeline = tl
+	if last {
+		f.Timeline = tl[:len(tl):len(tl)]
+	}
 	if c.ntl == tlSide {
 		(*c.side).timeline = nil
 	}
 	c.ntl = 0
 }
 
-// transitions counts the transitions encoded in b: a varint and a byte each.
+// transitions counts the transitions encoded in b.
 func transitions(b []byte) (n int) {
 	for ; len(b) > 0; n++ {
-		_, b = uvarint(b)
-		b = b[1:]
+		_, b = readSince(b, 0)
 	}
 	return n
 }
@@ -452,8 +557,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	}
 	c.recordLadder(seg, from, t)
 	c.zeek.add(seg, from, t, c.firstIndex, &c.addr)
-	c.last = t
-	c.lastIndex = seg.Index
+	c.setLastIndex(seg.Index)
 	if s.isDuplicate(seg, t) {
 		c.oddOnce().ends[from].Duplicates++
 		s.sentAt(t)
@@ -564,8 +668,7 @@ func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 	if !s.sawSYN {
 		s.sawSYN, s.isn = true, Seq(seg.Seq)
 	}
-	if !c.synAckSeen {
-		c.synAckSeen = true
+	if !c.synAckSeen() {
 		c.setTime(tSynAck, t)
 	}
 	// RFC 9293 p. 65: LISTEN receiving a SYN answers SYN,ACK -> SYN-RECEIVED.
@@ -605,10 +708,9 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 	// RFC 9293 p. 72: SYN-RECEIVED receiving an ACK of its SYN -> ESTABLISHED.
 	if r.state == SynRecv && r.sawSYN && r.isn.LessThan(a) {
 		c.setState(to, Established, t)
-		if c.ends[Client].sawSYN && !c.handshakeDone {
+		if c.ends[Client].sawSYN && !c.handshakeDone() {
 			// Complete, also for a simultaneous open or split handshake
 			// (RFC 9293 section 3.5), where the client is the one acked.
-			c.handshakeDone = true
 			c.setTime(tRTT, t-c.time(tSyn))
 		}
 	}
@@ -649,8 +751,7 @@ func (c ref) onFIN(seg *capture.Segment, from Side, t int64) {
 	c.setTime(tFin+timeID(from), t)
 	acksPeerFIN := r.finSent && seg.Flags.Has(capture.ACK) && r.finSeq.LessThan(Seq(seg.Ack))
 	switch {
-	case !c.closerSet:
-		c.closerSet = true
+	case c.activeCloser == Nobody:
 		c.activeCloser = PartyOf(from)
 	case r.finSent && !acksPeerFIN:
 		// It closed before our peer's FIN reached it: simultaneous close.
@@ -718,7 +819,7 @@ func (c ref) onRST(seg *capture.Segment, from Side, t int64) {
 		}
 		x.rst = rstInfo{accepted: true, by: from, time: t, peerRepeats: r.runRepeats, silence: silence,
 			afterClose: s.finAcked && r.finAcked}
-		if r.state == SynSent && !c.synAckSeen {
+		if r.state == SynSent && !c.synAckSeen() {
 			c.refused = true
 		}
 	}

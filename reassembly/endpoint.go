@@ -85,7 +85,8 @@ type endTrack struct {
 	// (two endTracks per open flow: issue 5).
 
 	// last is the time of the last packet this end sent, in Unix
-	// nanoseconds: not a stamp, as every packet reads and sets one.
+	// nanoseconds, or the flow's first until it sends (see conn.last):
+	// not a stamp, as every packet reads and sets one.
 	last int64
 
 	// sigHash and sigLag are the signature of the last segment this end

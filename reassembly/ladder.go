@@ -255,8 +255,8 @@ func (f *Flow) SetLadder(steps []LadderStep, omitted uint64) {
 }
 
 // recordLadder adds a packet sent by from at t to the ladder, if the flow
-// keeps one; it comes before add updates c.last and c.lastIndex, which are
-// the previous packet's.
+// keeps one; it comes before add records the packet in c.lastOff and its
+// sender's last, so c.last() and c.lastIndex() are the previous packet's.
 func (c ref) recordLadder(seg *capture.Segment, from Side, t int64) {
 	l := c.ladder()
 	if l == nil {
@@ -264,7 +264,7 @@ func (c ref) recordLadder(seg *capture.Segment, from Side, t int64) {
 	}
 	r := lrec{t: t, index: seg.Index, from: from, flags: seg.Flags, seq: seg.Seq,
 		ack: seg.Ack, length: seg.PayloadLen, window: seg.Window}
-	l.add(&r, c.last, c.lastIndex)
+	l.add(&r, c.last(), c.lastIndex())
 }
 
 // ladder returns the flow's ladder while it is tracked, kept beside the

@@ -336,7 +336,11 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 		// The flows travel in items, with the event they end at.
 		sh.table = NewTable(cfg, func(*Flow) {})
 		sh.table.order = func(h handle, c *conn, f *Flow, ev flowEvent, key int64) {
-			sh.items = append(sh.items, shardItem{f: f, shard: i, slot: h, first: c.firstIndex, last: c.lastIndex, ev: ev, key: key})
+			last := uint64(0) // a flow just begun has no last packet yet
+			if f != nil {
+				last = f.LastIndex
+			}
+			sh.items = append(sh.items, shardItem{f: f, shard: i, slot: h, first: c.firstIndex, last: last, ev: ev, key: key})
 			if sh.stream != nil && len(sh.items) == closeChunk {
 				sh.stream <- shardReport{shard: sh, items: sh.items, more: true}
 				sh.items = sh.spareItems.get()

@@ -7,23 +7,27 @@ import (
 )
 
 // A conn is in every open flow's slot of its table's slabs (slab.go),
-// with the flow's zeekTracker and a pointer to its side data: 496 bytes a
+// with the flow's zeekTracker and a pointer to its side data: 448 bytes a
 // slot, where a conn was a 640-byte allocation and its timeline another.
-// There is no size class to fill: every byte of conn costs every open flow
-// (issue 5's memory per flow). Fields are ordered by size in conn,
-// endTrack, zEnd and zRecord for this; a tracked flow has no Flow (conn
-// keeps what the Flow needs, which finalize copies); the index keeps no key
-// (the conn's addresses are its key, kept without netip's pointers), the
-// Zeek records none of the addresses, the timeline of most flows fits in
-// the conn, counters are 32 bits (8 for flags) and times other than the
-// first and last are 32-bit stamps (stamp.go), with what goes past in the
-// side data, and the ladder and what only unusual flows need (oddities,
-// with the RST that ended the flow and the counters of retransmissions and
-// the like, sequence holes, a long timeline) are in the side data,
-// allocated at the first such event. A field that must be added needs room made
-// elsewhere, or belongs in the side data if it is rare.
+// There is no size class to fill, but a slab is a whole number of 8 KB
+// pages: a slot costs its size rounded up to 32 bytes (8 KB / slabLen),
+// each step of which costs every open flow (issue 5's memory per flow).
+// Fields are ordered by size in conn, endTrack, zEnd and zRecord for this;
+// a tracked flow has no Flow (conn keeps what the Flow needs, which
+// finalize copies); the index keeps no key (the conn's addresses are its
+// key, kept without netip's pointers), the Zeek records none of the
+// addresses, the timeline of most flows fits in the conn (times from the
+// transition before), counters are 32 bits (8 for flags), as are the ID
+// and the last packet number (from the first), times other than the first
+// are 32-bit stamps (stamp.go; the last is the ends'), with what goes past
+// in the side data, flags that a time being set says are not kept, and the
+// ladder and what only unusual flows need (oddities, with the RST that
+// ended the flow and the counters of retransmissions and the like,
+// sequence holes, a long timeline) are in the side data, allocated at the
+// first such event. A field that must be added needs room made elsewhere,
+// or belongs in the side data if it is rare.
 func TestConnSize(t *testing.T) {
-	const connLimit, slotLimit = 328, 496
+	const connLimit, slotLimit = 296, 448
 	n := unsafe.Sizeof(conn{})
 	if n > connLimit {
 		t.Errorf("a conn is %d bytes, over %d (endTrack %d)", n, connLimit, unsafe.Sizeof(endTrack{}))
@@ -79,13 +83,13 @@ func TestFlowFitsItsSizeClass(t *testing.T) {
 // budget is 400 for the whole open flow). It keeps Zeek's 64-bit relative
 // sequence numbers in 32 bits while they fit, histories of up to
 // zeekHistInline letters inline, the delete and attempt timers in one field
-// (never both pending), and behind pointers, allocated at the first need,
-// what only unusual flows need: wrapped or wide sequence numbers, counters
-// of retransmissions, zero windows and gaps, held blocks, records ended
-// early and longer histories. A field added here belongs behind one of them
+// (never both pending), and behind one pointer, allocated at the first
+// need, what only unusual flows need: wrapped or wide sequence numbers,
+// counters of retransmissions, zero windows and gaps, held blocks, records
+// ended early and longer histories. A field added here belongs behind it
 // unless every flow needs it.
 func TestZeekTrackerSize(t *testing.T) {
-	const limit = 160
+	const limit = 144
 	if n := unsafe.Sizeof(zeekTracker{}); n > limit {
 		t.Errorf("a zeekTracker is %d bytes, over %d (zRecord %d, zEnd %d)",
 			n, limit, unsafe.Sizeof(zRecord{}), unsafe.Sizeof(zEnd{}))

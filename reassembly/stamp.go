@@ -26,7 +26,10 @@ const (
 	tSyn    timeID = 4 // the client's latest SYN (or SYN-ACK)
 	tSynAck timeID = 5 // the first SYN-ACK
 	tRTT    timeID = 6 // the Flow's RTT, a duration
-	nTimes         = 7
+	// tTimeline is the time of the timeline's latest transition, which
+	// the next is encoded from (appendTimeline).
+	tTimeline timeID = 7
+	nTimes           = 8
 )
 
 // base is what stamp i is an offset from.

@@ -32,3 +32,33 @@ func TestStampsKeepTimesExactly(t *testing.T) {
 		}
 	}
 }
+
+// A flow's ID and last packet number are exact in 32 bits (the latter
+// from the first) and past them, in the side data.
+func TestIndexesKeepValuesExactly(t *testing.T) {
+	const first = uint64(1) << 40
+	for _, v := range []uint64{0, 1, math.MaxUint32 - 1, math.MaxUint32, 1 << 32, math.MaxUint64} {
+		var side *connSide
+		c := ref{conn: &conn{firstIndex: first}, side: &side}
+		if got := c.lastIndex(); got != first {
+			t.Errorf("last packet %d before any, want the first", got)
+		}
+		c.setID(v)
+		c.setLastIndex(first + v)
+		if got := c.flowID(); got != v {
+			t.Errorf("ID %d read back as %d", v, got)
+		}
+		if got := c.lastIndex(); got != first+v {
+			t.Errorf("last packet first+%d read back as first+%d", v, got-first)
+		}
+		if fits := v < math.MaxUint32; fits == c.sided {
+			t.Errorf("%d: side data %v", v, c.sided)
+		}
+	}
+	// A reader's packet numbers that go back.
+	var side *connSide
+	c := ref{conn: &conn{firstIndex: first}, side: &side}
+	if c.setLastIndex(first - 1); c.lastIndex() != first-1 {
+		t.Errorf("last packet before the first read back as %d", c.lastIndex())
+	}
+}

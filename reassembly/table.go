@@ -213,7 +213,7 @@ func (t *Table) Close(endNanos int64) {
 	t.flows.each(func(h handle) { rest = append(rest, open{t.slabs.at(h).firstIndex, h}) })
 	slices.SortFunc(rest, func(a, b open) int { return cmp.Compare(a.first, b.first) })
 	for _, o := range rest {
-		t.finish(o.h, max(endNanos, t.slabs.at(o.h).last), "", endClosed, 0)
+		t.finish(o.h, max(endNanos, t.slabs.at(o.h).last()), "", endClosed, 0)
 	}
 	t.census.close(endNanos)
 }
@@ -269,9 +269,9 @@ func (t *Table) OnSettled(fn func(Settled)) { t.settled = fn }
 // settle tells OnSettled's receiver that c settled.
 func (t *Table) settle(c ref) {
 	c.settled = true
-	v, why := c.verdictNow(c.last, &t.cfg)
+	v, why := c.verdictNow(c.last(), &t.cfg)
 	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.addr.get(Client), Server: c.addr.get(Server),
-		Verdict: v, Reason: why, Time: nanoTime(c.last)})
+		Verdict: v, Reason: why, Time: nanoTime(c.last())})
 }
 
 // linger is how long a finished flow is kept for stray packets.
@@ -280,17 +280,17 @@ func (t *Table) linger() int64 { return max(int64(t.cfg.TimeWait), 0) }
 // expire emits finished flows whose TIME_WAIT ran out and idle flows.
 func (t *Table) expire() {
 	now := t.clock()
-	for h := t.done.head; h != 0 && now-t.slabs.at(h).last >= t.linger(); h = t.done.head {
-		last := t.slabs.at(h).last
+	for h := t.done.head; h != 0 && now-t.slabs.at(h).last() >= t.linger(); h = t.done.head {
+		last := t.slabs.at(h).last()
 		t.finish(h, last+t.linger(), "", endLingered, last+t.linger())
 	}
 	idle := int64(t.cfg.IdleTimeout)
 	if idle <= 0 {
 		return
 	}
-	for h := t.active.head; h != 0 && now-t.slabs.at(h).last >= idle; h = t.active.head {
+	for h := t.active.head; h != 0 && now-t.slabs.at(h).last() >= idle; h = t.active.head {
 		t.stats.IdleExpired++
-		last := t.slabs.at(h).last
+		last := t.slabs.at(h).last()
 		t.finish(h, last+idle, "no packet for the idle timeout ("+fmtDur(idle)+")", endIdle, last+idle)
 	}
 }
@@ -310,12 +310,14 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) handle {
 	client, server, reason := t.roles(seg)
 	ch := t.slabs.alloc()
 	c := t.ref(ch)
-	*c.conn = conn{id: t.nextID, roles: reason, firstIndex: seg.Index, first: ts, last: ts}
+	*c.conn = conn{roles: reason, firstIndex: seg.Index, first: ts}
+	c.setID(t.nextID)
 	if !t.cfg.NoLadders {
 		c.sideOnce().ladder = new(ladder)
 	}
 	c.addr = addrsOf(client, server)
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
+	c.ends[Client].last, c.ends[Server].last = ts, ts // see conn.last
 	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
 		// The connection was established before the capture began.
 		c.setState(Client, Established, ts)

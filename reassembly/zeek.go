@@ -88,11 +88,10 @@ type ZeekRecord struct {
 
 // zEnd is one Zeek endpoint (TCP_Endpoint).
 //
-// Every open flow carries two, so what only unusual endpoints need is in x,
-// and fields are ordered by size, so that no padding is kept per flow.
+// Every open flow carries two, so what only unusual endpoints need is
+// behind their record's one pointer (zeekMore.ep), and fields are ordered
+// by size, so that no padding is kept per flow.
 type zEnd struct {
-	x *zEndMore // nil until first needed
-
 	start, last, ack uint32
 	// rels are e's relative sequence numbers (see zRel), 64-bit in Zeek
 	// (they count wraps), kept here while they fit in an int32 and in
@@ -135,45 +134,74 @@ type zEndMore struct {
 
 type zBlock struct{ lo, hi uint64 }
 
-// more returns e.x, allocating it at the first need.
-func (e *zEnd) more() *zEndMore {
-	if e.x == nil {
-		e.x = &zEndMore{rxmtThresh: 1, win0Thresh: 1, gapThresh: 1}
+// which returns the index of e, one of r's ends, in r.ep.
+func (r *zRecord) which(e *zEnd) int {
+	if e == &r.ep[0] {
+		return 0
 	}
-	return e.x
+	return 1
+}
+
+// x returns what end e of r keeps behind r.more, or nil if nothing.
+func (r *zRecord) x(e *zEnd) *zEndMore {
+	if r.more == nil {
+		return nil
+	}
+	return r.more.ep[r.which(e)]
+}
+
+// endMore returns r.x(e), allocating it at the first need.
+func (r *zRecord) endMore(e *zEnd) *zEndMore {
+	m := r.moreOnce()
+	x := &m.ep[r.which(e)]
+	if *x == nil {
+		*x = &zEndMore{rxmtThresh: 1, win0Thresh: 1, gapThresh: 1}
+	}
+	return *x
 }
 
 // rel returns e's relative sequence number i.
-func (e *zEnd) rel(i zRel) uint64 {
-	if e.x != nil && e.x.wide != nil {
-		return e.x.wide[i]
+func (r *zRecord) rel(e *zEnd, i zRel) uint64 {
+	if x := r.x(e); x != nil && x.wide != nil {
+		return x.wide[i]
 	}
 	return uint64(int64(e.rels[i]))
 }
 
 // setRel sets e's relative sequence number i to v, moving them all to
 // x.wide if v does not fit in an int32.
-func (e *zEnd) setRel(i zRel, v uint64) {
-	if e.x == nil || e.x.wide == nil {
+func (r *zRecord) setRel(e *zEnd, i zRel, v uint64) {
+	if r.more == nil && int64(v) == int64(int32(v)) {
+		e.rels[i] = int32(v) // what most flows do for every packet
+		return
+	}
+	r.setRelMore(e, i, v)
+}
+
+func (r *zRecord) setRelMore(e *zEnd, i zRel, v uint64) {
+	x := r.x(e)
+	if x == nil || x.wide == nil {
 		if int64(v) == int64(int32(v)) {
 			e.rels[i] = int32(v)
 			return
 		}
 		w := new([zRels]uint64)
 		for j := range w {
-			w[j] = e.rel(zRel(j))
+			w[j] = r.rel(e, zRel(j))
 		}
-		e.more().wide = w
+		x = r.endMore(e)
+		x.wide = w
 	}
-	e.x.wide[i] = v
+	x.wide[i] = v
 }
 
 // wraps returns e's seq_wraps and ack_wraps.
-func (e *zEnd) wraps() (seq, ack uint32) {
-	if e.x == nil {
+func (r *zRecord) wraps(e *zEnd) (seq, ack uint32) {
+	x := r.x(e)
+	if x == nil {
 		return 0, 0
 	}
-	return e.x.seqWraps, e.x.ackWraps
+	return x.seqWraps, x.ackWraps
 }
 
 // zRecord is one Zeek connection record in progress.
@@ -208,9 +236,11 @@ type zRecord struct {
 
 // zeekMore is what only unusual flows need: the records ended before the
 // flow, the current one's first packet (the flow's first packet is
-// conn.firstIndex, not kept again) and a history longer than
-// zeekHistInline.
+// conn.firstIndex, not kept again), a history longer than zeekHistInline,
+// and what unusual ends need (ep, by the index of their zEnd, allocated at
+// their first need): one pointer per open flow, not three.
 type zeekMore struct {
+	ep         [2]*zEndMore
 	done       []ZeekRecord
 	hist       []byte
 	firstIndex uint64
@@ -293,6 +323,7 @@ func (r *zRecord) begin(seg *capture.Segment, from Side, t int64) {
 	if m != nil {
 		m.hist = m.hist[:0]
 		m.firstIndex = seg.Index
+		m.ep = [2]*zEndMore{}
 	}
 	*r = zRecord{orig: from, more: m, lastTime: t, isActive: true, active: true,
 		expireAt: t + zeekSYNTimeout}
@@ -476,45 +507,45 @@ func (e *zEnd) relSeq(cur, last, wraps uint32) (rel uint64, underflow bool) {
 	return full(cur, wraps) - uint64(e.start), false
 }
 
-func (e *zEnd) updateLastSeq(seq uint32) {
+func (r *zRecord) updateLastSeq(e *zEnd, seq uint32) {
 	if seq < e.last {
-		e.more().seqWraps++
+		r.endMore(e).seqWraps++
 	}
 	e.last = seq
 }
 
-func (e *zEnd) updateAckSeq(seq uint32) {
+func (r *zRecord) updateAckSeq(e *zEnd, seq uint32) {
 	if seq < e.ack {
-		e.more().ackWraps++
+		r.endMore(e).ackWraps++
 	}
 	e.ack = seq
 }
 
-func (e *zEnd) initSeqs(start, last uint32) {
+func (r *zRecord) initSeqs(e *zEnd, start, last uint32) {
 	e.start, e.ack, e.last = start, start, last
-	if e.x != nil {
-		e.x.seqWraps, e.x.ackWraps = 0, 0
+	if x := r.x(e); x != nil {
+		x.seqWraps, x.ackWraps = 0, 0
 	}
 }
 
 // fullAck is the acknowledgment number with its wraps.
-func (e *zEnd) fullAck() uint64 {
-	_, ackWraps := e.wraps()
+func (r *zRecord) fullAck(e *zEnd) uint64 {
+	_, ackWraps := r.wraps(e)
 	return full(e.ack, ackWraps)
 }
 
-func (e *zEnd) noDataAcked() bool {
-	a := e.fullAck()
+func (r *zRecord) noDataAcked(e *zEnd) bool {
+	a := r.fullAck(e)
 	return a == uint64(e.start) || a == uint64(e.start)+1
 }
 
 // size mirrors TCP_Endpoint::Size: payload bytes from sequence numbers.
-func (e *zEnd) size(peer *zEnd) uint64 {
-	if e.prev == zSynSent && e.state == zReset && peer.state == zInactive && !e.noDataAcked() {
+func (r *zRecord) size(e *zEnd, peer *zEnd) uint64 {
+	if e.prev == zSynSent && e.state == zReset && peer.state == zInactive && !r.noDataAcked(e) {
 		return 0
 	}
-	seqWraps, _ := e.wraps()
-	last, ack := full(e.last, seqWraps), e.fullAck()
+	seqWraps, _ := r.wraps(e)
+	last, ack := full(e.last, seqWraps), r.fullAck(e)
 	size := max(last, ack) - uint64(e.start)
 	if size != 0 {
 		size--
@@ -562,32 +593,32 @@ func (r *zRecord) process(seg *capture.Segment, from Side, t int64) {
 	switch e.state {
 	case zInactive:
 		if syn {
-			e.initSeqs(seg.Seq, onePast)
+			r.initSeqs(e, seg.Seq, onePast)
 		} else {
-			e.initSeqs(seg.Seq-1, seg.Seq)
+			r.initSeqs(e, seg.Seq-1, seg.Seq)
 		}
 	case zSynSent, zSynAckSent:
 		if syn && seg.Seq != e.start {
-			e.initSeqs(seg.Seq, onePast)
+			r.initSeqs(e, seg.Seq, onePast)
 		}
 	case zEstablished, zPartial:
 		if syn {
-			e.initSeqs(seg.Seq, onePast)
+			r.initSeqs(e, seg.Seq, onePast)
 		}
 	case zReset:
 		if syn && e.prev == zInactive {
-			e.initSeqs(seg.Seq, onePast)
+			r.initSeqs(e, seg.Seq, onePast)
 		}
 	}
 
-	seqWraps, _ := e.wraps()
+	seqWraps, _ := r.wraps(e)
 	relSeq, underflow := e.relSeq(seg.Seq, e.last, seqWraps)
 	r.updateHistory(e, isOrig, fl, relSeq, plen)
 
 	// update_window: zero windows are interesting unless with or after a RST
 	// or after the peer's FIN. (Scaling cannot turn a zero into non-zero.)
 	if seg.Window == 0 && !rst && p.state != zClosed && e.state != zReset {
-		x := e.more()
+		x := r.endMore(e)
 		r.scaled(isOrig, 'W', &x.win0, &x.win0Thresh)
 	}
 	if !e.didClose || !p.didClose {
@@ -595,23 +626,23 @@ func (r *zRecord) process(seg *capture.Segment, from Side, t int64) {
 	}
 	if fin {
 		e.fin = true
-		e.setRel(relFIN, relSeq+uint64(segLen))
+		r.setRel(e, relFIN, relSeq+uint64(segLen))
 	}
 
 	var relAck uint64
 	if ack {
 		if p.state == zInactive {
 			relAck = 1
-			p.initSeqs(seg.Ack-1, seg.Ack-1)
+			r.initSeqs(p, seg.Ack-1, seg.Ack-1)
 		} else {
 			var under bool
-			_, ackWraps := p.wraps()
+			_, ackWraps := r.wraps(p)
 			relAck, under = p.relSeq(seg.Ack, p.ack, ackWraps)
 			if under {
 				relAck = 0
 			} else if !rst {
 				if d := int32(seg.Ack - p.ack); !(seg.Ack == 0 && d > zeekTooLargeSeq) && d > 0 {
-					p.updateAckSeq(seg.Ack)
+					r.updateAckSeq(p, seg.Ack)
 				}
 			}
 		}
@@ -622,12 +653,12 @@ func (r *zRecord) process(seg *capture.Segment, from Side, t int64) {
 	switch {
 	case (syn || rst) && (deltaLast > zeekTooLargeSeq || deltaLast < -zeekTooLargeSeq):
 	case fin && e.last == e.start+1:
-		e.updateLastSeq(onePast)
+		r.updateLastSeq(e, onePast)
 	case e.state == zReset:
 	case deltaLast > 0:
-		e.updateLastSeq(onePast)
+		r.updateLastSeq(e, onePast)
 	case plen > 0:
-		x := e.more()
+		x := r.endMore(e)
 		r.scaled(isOrig, 'T', &x.rxmt, &x.rxmtThresh)
 	}
 
@@ -672,7 +703,7 @@ func (r *zRecord) plain(seg *capture.Segment, from Side, t int64) bool {
 	isOrig := from == r.orig
 	ei := r.idx(isOrig)
 	e, p := &r.ep[ei], &r.ep[1-ei]
-	if e.state != zEstablished || p.state != zEstablished || e.x != nil || p.x != nil || !r.seenFirst[ei] {
+	if e.state != zEstablished || p.state != zEstablished || r.more != nil && (r.more.ep[0] != nil || r.more.ep[1] != nil) || !r.seenFirst[ei] {
 		return false
 	}
 	plen := seg.PayloadLen
@@ -732,21 +763,21 @@ func (r *zRecord) updateHistory(e *zEnd, isOrig bool, fl capture.Flags, relSeq u
 		if fl.Has(capture.ACK) {
 			code = 'H'
 		}
-		if r.checkHistory(isOrig, histSYN, code) && relSeq != e.rel(relHistSYN) {
+		if r.checkHistory(isOrig, histSYN, code) && relSeq != r.rel(e, relHistSYN) {
 			r.addHistory(isOrig, code)
 		}
-		e.setRel(relHistSYN, relSeq)
+		r.setRel(e, relHistSYN, relSeq)
 	case fin:
 		end := relSeq + uint64(plen)
-		if r.checkHistory(isOrig, histFIN, 'F') && end != e.rel(relHistFIN) {
+		if r.checkHistory(isOrig, histFIN, 'F') && end != r.rel(e, relHistFIN) {
 			r.addHistory(isOrig, 'F')
 		}
-		e.setRel(relHistFIN, end)
+		r.setRel(e, relHistFIN, end)
 	case rst:
-		if r.checkHistory(isOrig, histRST, 'R') && relSeq != e.rel(relHistRST) {
+		if r.checkHistory(isOrig, histRST, 'R') && relSeq != r.rel(e, relHistRST) {
 			r.addHistory(isOrig, 'R')
 		}
-		e.setRel(relHistRST, relSeq)
+		r.setRel(e, relHistRST, relSeq)
 	case plen > 0:
 		r.checkHistory(isOrig, histData, 'D')
 	case fl.Has(capture.ACK):
@@ -857,6 +888,9 @@ func (r *zRecord) idx(isOrig bool) int {
 func (r *zRecord) flip() {
 	r.orig = r.orig.Reverse()
 	r.ep[0], r.ep[1] = r.ep[1], r.ep[0]
+	if m := r.more; m != nil {
+		m.ep[0], m.ep[1] = m.ep[1], m.ep[0]
+	}
 	r.seenFirst[0], r.seenFirst[1] = r.seenFirst[1], r.seenFirst[0]
 	r.push('^')
 }
@@ -889,7 +923,7 @@ func (e *zEnd) clean() bool {
 
 // dataSent mirrors TCP_Reassembler::DataSent and Reassembler::NewBlock.
 func (r *zRecord) dataSent(e *zEnd, seq, n uint64) {
-	ack := e.fullAck() - uint64(e.start)
+	ack := r.fullAck(e) - uint64(e.start)
 	upper := seq + n
 	if seq < ack {
 		if upper <= ack {
@@ -897,20 +931,20 @@ func (r *zRecord) dataSent(e *zEnd, seq, n uint64) {
 		}
 		seq = ack
 	}
-	trim := e.rel(relTrim)
+	trim := r.rel(e, relTrim)
 	if upper <= trim {
 		return
 	}
 	seq = max(seq, trim)
-	if d := e.rel(relDelivered); seq <= d {
-		e.setRel(relDelivered, e.drainBlocks(max(d, upper)))
+	if d := r.rel(e, relDelivered); seq <= d {
+		r.setRel(e, relDelivered, r.drainBlocks(e, max(d, upper)))
 		return
 	}
-	e.addBlock(seq, upper)
+	r.addBlock(e, seq, upper)
 }
 
-func (e *zEnd) addBlock(lo, hi uint64) {
-	x := e.more()
+func (r *zRecord) addBlock(e *zEnd, lo, hi uint64) {
+	x := r.endMore(e)
 	if x.blocks == nil {
 		x.blocks = new([zeekMaxBlocks]zBlock)
 	}
@@ -923,11 +957,12 @@ func (e *zEnd) addBlock(lo, hi uint64) {
 }
 
 // held returns the blocks in use.
-func (e *zEnd) held() []zBlock {
-	if e.x == nil || e.x.blocks == nil {
+func (r *zRecord) held(e *zEnd) []zBlock {
+	x := r.x(e)
+	if x == nil || x.blocks == nil {
 		return nil
 	}
-	return e.x.blocks[:e.x.nblocks]
+	return x.blocks[:x.nblocks]
 }
 
 // take removes block i and returns it.
@@ -940,14 +975,14 @@ func (x *zEndMore) take(i int) zBlock {
 
 // drainBlocks delivers blocks that the delivered point d has reached, and
 // returns the new delivered point.
-func (e *zEnd) drainBlocks(d uint64) uint64 {
+func (r *zRecord) drainBlocks(e *zEnd, d uint64) uint64 {
 	for moved := true; moved; {
 		moved = false
-		for i := 0; i < len(e.held()); i++ {
-			if e.held()[i].lo > d {
+		for i := 0; i < len(r.held(e)); i++ {
+			if r.held(e)[i].lo > d {
 				continue
 			}
-			d = max(d, e.x.take(i).hi)
+			d = max(d, r.x(e).take(i).hi)
 			moved = true
 			i--
 		}
@@ -958,13 +993,13 @@ func (e *zEnd) drainBlocks(d uint64) uint64 {
 // ackReceived mirrors TCP_Reassembler::AckReceived, TrimToSeq and
 // Undelivered: acknowledged data never seen is a content gap.
 func (r *zRecord) ackReceived(e *zEnd, seq uint64) {
-	if fin := e.rel(relFIN); e.fin && seq >= fin {
+	if fin := r.rel(e, relFIN); e.fin && seq >= fin {
 		seq = fin - 1
 	}
-	if seq <= e.rel(relTrim) {
+	if seq <= r.rel(e, relTrim) {
 		return
 	}
-	if d := e.rel(relDelivered); seq > d && !(seq <= 2 && r.isPartial) {
+	if d := r.rel(e, relDelivered); seq > d && !(seq <= 2 && r.isPartial) {
 		isOrig := e == &r.ep[0]
 		peer := &r.ep[1]
 		if !isOrig {
@@ -973,25 +1008,25 @@ func (r *zRecord) ackReceived(e *zEnd, seq uint64) {
 		for d < seq {
 			next := seq
 			bi := -1
-			for i, b := range e.held() {
+			for i, b := range r.held(e) {
 				if b.lo >= d && b.lo < next {
 					next, bi = b.lo, i
 				}
 			}
 			if next > d && e.clean() && peer.clean() {
-				x := e.more()
+				x := r.endMore(e)
 				r.scaled(isOrig, 'G', &x.gap, &x.gapThresh)
 			}
 			d = next
 			if bi < 0 {
 				break
 			}
-			d = max(d, e.x.take(bi).hi)
-			d = e.drainBlocks(d)
+			d = max(d, r.x(e).take(bi).hi)
+			d = r.drainBlocks(e, d)
 		}
-		e.setRel(relDelivered, max(d, seq))
+		r.setRel(e, relDelivered, max(d, seq))
 	}
-	e.setRel(relTrim, seq)
+	r.setRel(e, relTrim, seq)
 }
 
 // connState mirrors conn_state() in base/protocols/conn/main.zeek.
@@ -1003,7 +1038,7 @@ func (r *zRecord) connState() string {
 	switch {
 	case rs == zReset:
 		switch {
-		case os == zSynSent || os == zSynAckSent || (os == zReset && o.size(p) == 0 && p.size(o) == 0):
+		case os == zSynSent || os == zSynAckSent || (os == zReset && r.size(o, p) == 0 && r.size(p, o) == 0):
 			return "REJ"
 		case oInactive:
 			return "RSTRH"

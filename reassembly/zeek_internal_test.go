@@ -15,17 +15,18 @@ import (
 // Relative sequence numbers are kept in 32 bits until one does not fit;
 // then all of them move to 64 bits, unchanged.
 func TestZeekRelWide(t *testing.T) {
-	var e zEnd
-	e.setRel(relDelivered, 1)
-	e.setRel(relHistSYN, ^uint64(0)) // an underflow: -1, still compact
-	if e.x != nil {
+	var r zRecord
+	e := &r.ep[1]
+	r.setRel(e, relDelivered, 1)
+	r.setRel(e, relHistSYN, ^uint64(0)) // an underflow: -1, still compact
+	if r.more != nil {
 		t.Fatal("compact values allocated")
 	}
 	big := uint64(1)<<32 + 5 // after a wrap
-	e.setRel(relTrim, big)
+	r.setRel(e, relTrim, big)
 	want := map[zRel]uint64{relDelivered: 1, relHistSYN: ^uint64(0), relTrim: big, relFIN: 0}
 	for i, v := range want {
-		if got := e.rel(i); got != v {
+		if got := r.rel(e, i); got != v {
 			t.Errorf("rel %d = %#x, want %#x", i, got, v)
 		}
 	}
@@ -149,16 +150,17 @@ func checkZeekPlain(t *testing.T, name string, segs []capture.Segment) (taken in
 // clone returns a copy of r that shares nothing with it.
 func (r *zRecord) clone() *zRecord {
 	c := *r
-	if r.more != nil {
-		m := *r.more
-		m.done, m.hist = slices.Clone(m.done), slices.Clone(m.hist)
-		c.more = &m
+	if r.more == nil {
+		return &c
 	}
-	for i, e := range r.ep {
-		if e.x == nil {
+	m := *r.more
+	m.done, m.hist = slices.Clone(m.done), slices.Clone(m.hist)
+	c.more = &m
+	for i, e := range m.ep {
+		if e == nil {
 			continue
 		}
-		x := *e.x
+		x := *e
 		if x.wide != nil {
 			w := *x.wide
 			x.wide = &w
@@ -167,7 +169,7 @@ func (r *zRecord) clone() *zRecord {
 			b := *x.blocks
 			x.blocks = &b
 		}
-		c.ep[i].x = &x
+		m.ep[i] = &x
 	}
 	return &c
 }
