@@ -56,15 +56,17 @@ FUZZ_READER ?= 100000x
 FUZZ_DECODE ?= 200000x
 FUZZ_TABLE  ?= 10000x
 FUZZ_LADDER ?= 20000x
+FUZZ_SHARDED ?= 3000x
 fuzz-smoke:
 	$(GO) test ./capture -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZ_READER)
 	$(GO) test ./capture -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZ_DECODE)
 	$(GO) test ./reassembly -run '^$$' -fuzz '^FuzzTable$$' -fuzztime $(FUZZ_TABLE)
 	$(GO) test ./reassembly -run '^$$' -fuzz '^FuzzLadderRoundTrip$$' -fuzztime $(FUZZ_LADDER)
+	$(GO) test ./reassembly -run '^$$' -fuzz '^FuzzShardedMatchesTable$$' -fuzztime $(FUZZ_SHARDED)
 
 LONGFUZZ ?= 5m
 fuzz:
-	$(MAKE) fuzz-smoke FUZZ_READER=$(LONGFUZZ) FUZZ_DECODE=$(LONGFUZZ) FUZZ_TABLE=$(LONGFUZZ) FUZZ_LADDER=$(LONGFUZZ)
+	$(MAKE) fuzz-smoke FUZZ_READER=$(LONGFUZZ) FUZZ_DECODE=$(LONGFUZZ) FUZZ_TABLE=$(LONGFUZZ) FUZZ_LADDER=$(LONGFUZZ) FUZZ_SHARDED=$(LONGFUZZ)
 
 # Benchmarks are commands, never tests: nothing in `make test` depends on the
 # machine's speed. tcpbench generates (and caches) a large capture with

@@ -299,3 +299,49 @@ func TestShardOfIsSymmetric(t *testing.T) {
 		}
 	}
 }
+
+// FuzzShardedMatchesTable feeds FuzzTable's segment streams (four
+// 4-tuples; any flags, sequence numbers and time steps, backwards ones
+// included) to a Table and to Sharded tables of 2 shards (the caller's
+// goroutine running one, inlineShare) and 3: they must emit the same
+// flows, field by field, in the same order, with the same counters,
+// whatever the flows' ends (idle timeouts, lingering, replacement by a new
+// SYN, Close).
+func FuzzShardedMatchesTable(f *testing.F) {
+	// A few streams: zeros (SYNs on one tuple), counting bytes, and a
+	// long run of mixed records with 1-second steps.
+	f.Add(make([]byte, 64))
+	b := make([]byte, 256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	f.Add(b)
+	mixed := make([]byte, 8*200)
+	for i := 0; i < len(mixed); i += 8 {
+		mixed[i], mixed[i+1], mixed[i+6] = byte(i/8%8), byte(0x02|0x10*byte(i/16%2)|0x01*byte(i/8%7/6)), 100
+	}
+	f.Add(mixed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		segs := reassembly.SegmentsOfFuzzInput(data)
+		if len(segs) == 0 {
+			return
+		}
+		cfg := reassembly.DefaultConfig()
+		cfg.IdleTimeout = 90 * time.Second
+		want, wantStats := run(segs, func(emit func(*reassembly.Flow)) adder { return reassembly.NewTable(cfg, emit) })
+		for _, n := range []int{2, 3} {
+			got, gotStats := run(segs, func(emit func(*reassembly.Flow)) adder { return reassembly.NewSharded(cfg, n, emit) })
+			if len(got) != len(want) {
+				t.Fatalf("%d shards: %d flows, Table made %d", n, len(got), len(want))
+			}
+			for i := range want {
+				if !reflect.DeepEqual(got[i], want[i]) {
+					t.Fatalf("%d shards: flow %d differs from Table's\n got: %+v\nwant: %+v", n, i, *got[i], *want[i])
+				}
+			}
+			if gotStats != wantStats {
+				t.Fatalf("%d shards: Stats() = %+v, want %+v", n, gotStats, wantStats)
+			}
+		}
+	})
+}
