@@ -16,7 +16,7 @@ import "math/bits"
 // slab is never handed out).
 type handle uint32
 
-// slabBits is log2 of the conns per slab: 256 conns, about 125 KB, so that
+// slabBits is log2 of the conns per slab: 256 conns, 112 KB (14 pages), so that
 // a small capture's table stays small and a large one grows in few steps.
 const (
 	slabBits = 8
