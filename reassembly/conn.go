@@ -243,13 +243,7 @@ func (c ref) lastIndex() uint64 {
 }
 
 // wideOnce returns c's wide fields, allocating them at the first need.
-func (c ref) wideOnce() *wideFields {
-	x := c.sideOnce()
-	if x.wide == nil {
-		x.wide = new(wideFields)
-	}
-	return x.wide
-}
+func (c ref) wideOnce() *wideFields { return once(&c.sideOnce().wide) }
 
 // wideData returns c's wide fields for reading; never nil.
 func (c ref) wideData() *wideFields {
@@ -315,12 +309,15 @@ type repeatCounts struct{ Retransmits, KeepAlives, ZeroWindowProbes, Duplicates,
 var noOddities oddities
 
 // oddOnce returns c's oddities for recording one, allocating them at the first.
-func (c ref) oddOnce() *oddities {
-	x := c.sideOnce()
-	if x.odd == nil {
-		x.odd = new(oddities)
+func (c ref) oddOnce() *oddities { return once(&c.sideOnce().odd) }
+
+// once returns *p, allocating it at the first need: what only unusual
+// flows need is kept behind pointers that most flows leave nil.
+func once[T any](p **T) *T {
+	if *p == nil {
+		*p = new(T)
 	}
-	return x.odd
+	return *p
 }
 
 // oddities returns c's oddities for reading; never nil, never to be written.

@@ -307,12 +307,7 @@ func (r *zRecord) record(first uint64, addrs *flowAddrs) ZeekRecord {
 		ConnState: r.connState(), History: string(r.history())}
 }
 
-func (r *zRecord) moreOnce() *zeekMore {
-	if r.more == nil {
-		r.more = new(zeekMore)
-	}
-	return r.more
-}
+func (r *zRecord) moreOnce() *zeekMore { return once(&r.more) }
 
 // begin starts a record with seg as its first packet. Zeek makes the
 // sender the originator, except (TCPAnalyzer::WantConnection) that a
