@@ -144,7 +144,7 @@ func checkFormatError(t *testing.T, err error, path string) {
 func TestCrossCheckGopacket(t *testing.T) {
 	var total, both, onlyOurs, onlyTheirs, checksums int
 	for _, path := range corpusFiles(t) {
-		in, err := openInput(path, nil)
+		in, err := openInput(path, nil, true)
 		if err != nil {
 			continue
 		}

@@ -49,6 +49,7 @@ func FuzzReader(f *testing.F) {
 			checkFuzzError(t, err, in, len(b))
 			return
 		}
+		defer in.Close() // stops a gzip layer's goroutine
 		r, err := newFileReader(in)
 		if err != nil {
 			checkFuzzError(t, err, in, len(b))

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,9 @@ import (
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
 )
 
 // Magic numbers, as the first four bytes of a file read big-endian.
@@ -32,6 +34,21 @@ const maxCaplen = 262144
 // larger than this (GRO/TSO captures reach 64 KiB) is copied instead.
 const readBufSize = 64 << 10
 
+// A gzipped capture is decompressed ahead on a goroutine of its own, in up
+// to gunzipBlocks blocks of gunzipBlockSize bytes, so that inflating (which
+// cannot be split: a deflate stream is one sequence) overlaps decoding and
+// tracking: a 605 MB capture, 171 MB gzipped, was read in 2.1 s on two
+// cores, against 3.3 s decompressed inline by the same inflater and 4.4 s
+// by compress/gzip (issue 5). Larger or more blocks measured the same. With
+// more than aheadInputs files, their read-ahead (512 KB each) would add up
+// for files mostly read one after another (rotated captures), so they are
+// decompressed inline.
+const (
+	gunzipBlockSize = 128 << 10
+	gunzipBlocks    = 4
+	aheadInputs     = 8
+)
+
 // input is one opened file: the raw file, an optional gzip layer, and a
 // buffered reader that counts the bytes consumed so that every error can
 // name its offset.
@@ -43,6 +60,10 @@ type input struct {
 	br         *window
 	off        int64 // bytes consumed from br (decompressed stream)
 	closer     io.Closer
+	// ahead decompresses a gzip layer on its own goroutine; gunzip is
+	// that layer, closed with the input (which stops its goroutine).
+	ahead  bool
+	gunzip io.Closer
 }
 
 // countingReader counts bytes read from a file. The counter is atomic so a
@@ -135,8 +156,10 @@ func (in *input) discard(n int) (int, error) {
 // openInput opens path ("-" is standard input), sees through gzip by its
 // magic bytes (never by the file name), and returns a reader positioned at
 // the start of the capture.
-func openInput(path string, stdin io.Reader) (*input, error) {
-	in := &input{name: path}
+//
+// ahead asks that a gzip layer be decompressed on a goroutine of its own.
+func openInput(path string, stdin io.Reader, ahead bool) (*input, error) {
+	in := &input{name: path, ahead: ahead}
 	var f io.ReadCloser
 	if path == "-" {
 		if stdin == nil {
@@ -166,16 +189,18 @@ func openInput(path string, stdin io.Reader) (*input, error) {
 	in.closer = f
 	in.raw = &countingReader{r: f}
 	if err := in.start(); err != nil {
-		f.Close()
+		in.Close()
 		return nil, err
 	}
 	return in, nil
 }
 
-// newInput wraps an already open stream (tests, fuzzing).
+// newInput wraps an already open stream (tests, fuzzing), decompressing
+// gzip ahead as a single file is.
 func newInput(name string, r io.Reader) (*input, error) {
-	in := &input{name: name, raw: &countingReader{r: r}, closer: io.NopCloser(nil)}
+	in := &input{name: name, raw: &countingReader{r: r}, closer: io.NopCloser(nil), ahead: true}
 	if err := in.start(); err != nil {
+		in.Close()
 		return nil, err
 	}
 	return in, nil
@@ -192,11 +217,11 @@ func (in *input) start() error {
 		return in.formatError(0, err)
 	}
 	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err := gzip.NewReader(in.br)
+		zr, err := in.gunzipOf(in.br)
 		if err != nil {
 			return in.formatError(0, fmt.Errorf("gzip header: %w", err))
 		}
-		in.compressed = true
+		in.compressed, in.gunzip = true, zr
 		in.br = newWindow(zr, readBufSize)
 		head, err = in.br.peek(4)
 		if len(head) == 0 {
@@ -226,7 +251,22 @@ func (in *input) lengthWarnings(what string, overSnaplen, lenUnderCaplen uint64)
 }
 
 // Close closes the underlying file.
-func (in *input) Close() error { return in.closer.Close() }
+func (in *input) Close() error {
+	if in.gunzip != nil {
+		in.gunzip.Close() // its errors were met reading, or do not matter now
+	}
+	return in.closer.Close()
+}
+
+// gunzipOf returns a reader of the gzip stream r, decompressing ahead or
+// inline (see gunzipBlocks). Both read concatenated gzip members as one
+// stream, as gzip -d does.
+func (in *input) gunzipOf(r io.Reader) (io.ReadCloser, error) {
+	if in.ahead {
+		return pgzip.NewReaderN(r, gunzipBlockSize, gunzipBlocks)
+	}
+	return gzip.NewReader(r)
+}
 
 // progress returns the raw bytes consumed and the file size (0 if unknown).
 func (in *input) progress() (int64, int64) { return in.raw.n.Load(), in.size }

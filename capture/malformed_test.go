@@ -208,6 +208,7 @@ func TestTruncatedAtEveryOffset(t *testing.T) {
 				in, err := newInput(name, bytes.NewReader(b))
 				var r packetReader
 				if err == nil {
+					defer in.Close() // stops a gzip layer's goroutine
 					r, err = newFileReader(in)
 				}
 				if err != nil {

@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // base is 2026-01-01T00:00:00Z, the time of the test packets.
@@ -461,5 +464,43 @@ func TestLargePackets(t *testing.T) {
 	}
 	if _, err := readAll(t, src); err == nil || !strings.Contains(err.Error(), "offset 24: packet record claims 262145 captured bytes") {
 		t.Errorf("262145-byte record: %v", err)
+	}
+}
+
+// A gzipped file is decompressed ahead on a goroutine of its own (input's
+// gunzipBlocks); closing the Source must stop it, even mid-file, or every
+// gzipped capture audited by a long-running process would leak one. With
+// more than aheadInputs files, they are decompressed inline.
+func TestGzipReadAheadStopsOnClose(t *testing.T) {
+	syn := fixture(t, synFrame)
+	recs := make([]rec, 5000)
+	for i := range recs {
+		recs[i] = rec{sec: base + uint32(i), data: syn}
+	}
+	path := writeTemp(t, "in.pcap.gz", gzipBytes(t, pcapFile(binary.LittleEndian, magicPcapMicro, LinkEthernet, 0, recs...)))
+	for _, files := range []int{1, aheadInputs + 1} {
+		before := runtime.NumGoroutine()
+		paths := slices.Repeat([]string{path}, files)
+		src, err := OpenFiles(paths, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seg Segment
+		if err := src.Next(&seg); err != nil {
+			t.Fatal(err)
+		}
+		if files == 1 && runtime.NumGoroutine() <= before {
+			t.Errorf("one gzipped file: no goroutine decompresses ahead")
+		}
+		if files > aheadInputs && runtime.NumGoroutine() != before {
+			t.Errorf("%d gzipped files: %d goroutines, want %d (inline)", files, runtime.NumGoroutine(), before)
+		}
+		src.Close()
+		for i := 0; runtime.NumGoroutine() > before; i++ {
+			if i == 100 {
+				t.Fatalf("%d files: %d goroutines after Close, %d before", files, runtime.NumGoroutine(), before)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

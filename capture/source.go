@@ -144,7 +144,7 @@ func OpenFiles(paths []string, opts Options) (*Source, error) {
 				return nil, errors.New(`standard input ("-") given more than once`)
 			}
 		}
-		in, err := openInput(p, opts.Stdin)
+		in, err := openInput(p, opts.Stdin, len(paths) <= aheadInputs)
 		if err != nil {
 			unreadable = append(unreadable, err)
 			continue
