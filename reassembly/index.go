@@ -118,6 +118,9 @@ func (x *flowIndex) grow() { x.resize(max(2*len(x.tags), minIndexSlots)) }
 func (x *flowIndex) resize(size int) {
 	oldTags, oldConns := x.tags, x.conns
 	x.tags, x.conns, x.mask = make([]uint32, size), make([]handle, size), uint64(size-1)
+	// Written before they are read (see prefault): probing reads first.
+	clear(x.tags)
+	clear(x.conns)
 	for i, c := range oldConns {
 		if c != 0 {
 			x.place(oldTags[i], c)
