@@ -92,7 +92,7 @@ func (c *conn) handshakeDone() bool { return c.times[tRTT] != 0 }
 
 // hash is the flow's flowHash, for the table's index. It is rebuilt from
 // the flow's two ends, which never change, rather than kept.
-func (c *conn) hash() uint64 { return flowHash(c.addr.get(Client), c.addr.get(Server)) }
+func (c *conn) hash() uint64 { return c.addr.hash() }
 
 // flowAddrs are a flow's two endpoints, by Side, without netip's pointer:
 // 40 bytes instead of 64 per open flow, and nothing for the garbage

@@ -156,7 +156,7 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 	if ch == 0 {
 		// Packets come in bursts per flow: skip the index when we can.
 		if h == 0 {
-			h = flowHash(seg.Src, seg.Dst)
+			h = key.hash()
 		}
 		ch, from = t.flows.find(h, &key, &t.slabs)
 	}
@@ -170,7 +170,7 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 	}
 	if ch == 0 {
 		if h == 0 {
-			h = flowHash(seg.Src, seg.Dst) // the replaced flow was recent
+			h = key.hash() // the replaced flow was recent
 		}
 		ch = t.newConn(h, seg, ts)
 		c = t.ref(ch)
