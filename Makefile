@@ -26,6 +26,8 @@ demo: build
 
 vet: deps
 	$(GO) vet ./...
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 
 # What the tests need beyond the build: Debian's chromium for the HTML report's
 # browser test, and iproute2 + nftables + setcap for the network-namespace

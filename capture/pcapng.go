@@ -187,7 +187,7 @@ func (r *pcapngReader) ReadPacket() (packet, error) {
 			}
 			return packet{}, r.readError(start, err, "block header", blockHeaderLen, n)
 		}
-		r.hdr = [blockHeaderLen]byte(hdr) // readSHB reads it after reading on
+		r.hdr = [blockHeaderLen]byte(hdr)         // readSHB reads it after reading on
 		typ := binary.BigEndian.Uint32(r.hdr[:4]) // SHB's type reads the same in both orders
 		if typ == blockSHB {
 			if err := r.readSHB(start, false); err != nil {

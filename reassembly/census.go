@@ -165,9 +165,6 @@ type stateChange struct {
 	from, to State
 }
 
-// host returns the changing end's address.
-func (e *stateChange) host() netip.Addr { return e.addrs.get(e.side).Addr() }
-
 type hostTally struct {
 	cur StateCounts
 	// tw and sr are the TIME_WAIT and SYN_RECV peaks; the times are Unix ns.
@@ -176,8 +173,9 @@ type hostTally struct {
 	flows          int32
 	verdicts       [len(verdictNames)]int32
 	changes        uint32
-	series         int32 // 1 + index into census.series.hosts, or 0
-	id             int32 // 1 + index into census.tallies; 0 for census.others
+	series         int32      // 1 + index into census.series.hosts, or 0
+	id             int32      // 1 + index into census.tallies; 0 for census.others
+	addr           netip.Addr // the host's; unset for census.others
 }
 
 type pairKey struct {
@@ -202,15 +200,19 @@ type endKey struct {
 	side Side
 }
 
-// expiry is a pending end of TIME_WAIT.
+// expiry is a pending end of TIME_WAIT: the end side of flow leaves it at
+// at. It keeps only what the change out of TIME_WAIT needs (32 bytes, not
+// the 96 of the change that entered it, addresses and all): a busy
+// server's capture holds one for each of its last minute's connections.
 type expiry struct {
-	at int64
-	ev stateChange // the change that entered TIME_WAIT
+	at   int64
+	flow uint64
 	// pair is the index in census.pairTallies of the flow's pair tally, or -1
 	// (see pairOf), and host the id of the end's host tally: found when
 	// the end entered TIME_WAIT, so that its expiry, long after, need not
 	// look them up again (nor take a place in census.recent).
 	pair, host int32
+	side       Side
 }
 
 // census is the online state census of one Table, or of the caller's side
@@ -388,7 +390,7 @@ func (cs *census) host(a netip.Addr) *hostTally {
 	if len(cs.hosts) >= MaxCensusHosts {
 		return &cs.others
 	}
-	h := &hostTally{id: int32(len(cs.tallies) + 1)}
+	h := &hostTally{id: int32(len(cs.tallies) + 1), addr: a}
 	cs.tallies = append(cs.tallies, h)
 	cs.hosts[a] = h
 	return h
@@ -408,15 +410,14 @@ func (cs *census) advance(t int64) {
 	for cs.fifo.len() > 0 && cs.fifo.front().at <= t {
 		x := cs.fifo.pop()
 		if len(cs.left) > 0 {
-			k := endKey{x.ev.flow, x.ev.side}
+			k := endKey{x.flow, x.side}
 			if _, gone := cs.left[k]; gone {
 				delete(cs.left, k)
 				continue
 			}
 		}
 		cs.snapshotBefore(x.at)
-		e := x.ev
-		e.t, e.from, e.to = x.at, TimeWait, Closed
+		e := stateChange{t: x.at, flow: x.flow, side: x.side, from: TimeWait, to: Closed}
 		cs.step(&e, &x)
 	}
 	cs.snapshotBefore(t)
@@ -483,7 +484,7 @@ func (cs *census) step(e *stateChange, timer *expiry) {
 	switch {
 	case e.to == TimeWait:
 		pair := cs.pairOf(e)
-		cs.fifo.push(expiry{at: e.t + cs.tw, ev: *e, pair: pair, host: h.id})
+		cs.fifo.push(expiry{at: e.t + cs.tw, flow: e.flow, side: e.side, pair: pair, host: h.id})
 		cs.pressure(e, pair, +1)
 	case e.from == TimeWait:
 		var pair int32
@@ -579,8 +580,8 @@ func (cs *census) peerInTimeWait(e *stateChange) bool {
 		if x.at != at {
 			return false
 		}
-		if x.ev.flow == e.flow && x.ev.side != e.side {
-			_, gone := cs.left[endKey{x.ev.flow, x.ev.side}]
+		if x.flow == e.flow && x.side != e.side {
+			_, gone := cs.left[endKey{x.flow, x.side}]
 			return !gone
 		}
 	}
@@ -761,7 +762,7 @@ func (s *seriesTally) admit(h *hostTally, e *stateChange) bool {
 		s.hosts = append(s.hosts, new(seriesHost))
 	}
 	sh := s.hosts[i]
-	sh.addr, sh.tally, sh.since = e.host(), h, e.t
+	sh.addr, sh.tally, sh.since = h.addr, h, e.t
 	h.series = int32(i + 1)
 	// The current bucket starts from what the host holds now; the counts
 	// before this change are not known per bucket.

@@ -45,9 +45,9 @@ type Table struct {
 	// packet wrote to two other flows' slots, likely cache misses: 3% of
 	// the time of an audit (perf, issue 5).
 	listsActive bool
-	done   connList // finished flows lingering for stray packets (listDone)
-	nextID uint64
-	recent handle // the flow of the previous segment, while tracked
+	done        connList // finished flows lingering for stray packets (listDone)
+	nextID      uint64
+	recent      handle // the flow of the previous segment, while tracked
 	// now is the latest packet time: later packets stamped earlier are
 	// backwards. wall is the latest time given to Advance. Timers run on
 	// the later of the two (clock).
