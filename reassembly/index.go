@@ -31,39 +31,62 @@ type flowIndex struct {
 // stays small.
 const minIndexSlots = 64
 
-// flowHash hashes a 4-tuple the same way in both directions.
+// flowHash hashes a 4-tuple the same way in both directions: each
+// endpoint's hash is combined with XOR, which does not care about order.
+// flowAddrs.hash gives the same value from a conn's stored addresses.
 func flowHash(a, b netip.AddrPort) uint64 {
-	k := addrsOf(a, b)
-	return k.hash()
+	return mixFlow(endpointHashOf(a) ^ endpointHashOf(b))
 }
 
-// hash is the flowHash of a's 4-tuple: each endpoint's hash is combined
-// with XOR, which does not care about order. It works from the form a conn
-// keeps its addresses in (and a segment's are built in once per packet):
-// from netip's, each address took a conversion to bytes (callgrind, issue
-// 5).
+// hash is the flowHash of a's 4-tuple, from the form a conn keeps its
+// addresses in: from netip's, each address would take a conversion. (A
+// segment's are hashed from netip's, as building the stored form first
+// cost the reading goroutine three times as much.)
 func (a *flowAddrs) hash() uint64 {
-	h := endpointHash(&a.ip[0], a.v4[0], a.port[0]) ^ endpointHash(&a.ip[1], a.v4[1], a.port[1])
-	// Fold the high bits in: slots and shards are chosen by the low ones.
+	return mixFlow(storedEndpointHash(&a.ip[0], a.v4[0], a.port[0]) ^ storedEndpointHash(&a.ip[1], a.v4[1], a.port[1]))
+}
+
+// mixFlow folds the high bits of two endpoints' hashes in: slots and shards
+// are chosen by the low ones.
+func mixFlow(h uint64) uint64 {
 	h ^= h >> 29
 	h *= 0xbf58476d1ce4e5b9
 	return h ^ h>>32
 }
 
-// endpointHash mixes an address (16 bytes, an IPv4 one, v4, in its
-// IPv4-mapped form) and a port into 64 bits (the multipliers are
-// splitmix64's). An IPv4 address, most of what is captured, takes one
-// multiplication; it hashes apart from its IPv4-mapped IPv6 form, which is
-// another endpoint (flowAddrs.sender keeps them apart in any case).
-func endpointHash(ip *[16]byte, v4 bool, port uint16) uint64 {
-	var h uint64
-	if v4 {
-		h = (uint64(binary.BigEndian.Uint32(ip[12:]))<<16 | uint64(port)) * 0x9e3779b97f4a7c15
-	} else {
-		h = binary.LittleEndian.Uint64(ip[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(ip[8:])
-		h = (h ^ h>>31) * 0x94d049bb133111eb
-		h ^= uint64(port) * 0xbf58476d1ce4e5b9
+func endpointHashOf(ap netip.AddrPort) uint64 {
+	ip := ap.Addr()
+	if ip.Is4() {
+		a := ip.As4()
+		return endpointHash4(binary.BigEndian.Uint32(a[:]), ap.Port())
 	}
+	a := ip.As16()
+	return endpointHash6(&a, ap.Port())
+}
+
+// storedEndpointHash is endpointHashOf for an address as flowAddrs keeps
+// it: 16 bytes, an IPv4 one (v4) in its IPv4-mapped form.
+func storedEndpointHash(ip *[16]byte, v4 bool, port uint16) uint64 {
+	if v4 {
+		return endpointHash4(binary.BigEndian.Uint32(ip[12:]), port)
+	}
+	return endpointHash6(ip, port)
+}
+
+// endpointHash4 and endpointHash6 mix an address and port into 64 bits
+// (the multipliers are splitmix64's). An IPv4 address, most of what is
+// captured, takes one multiplication; it hashes apart from its
+// IPv4-mapped IPv6 form, which is another endpoint (flowAddrs.sender
+// keeps them apart in any case).
+func endpointHash4(ip uint32, port uint16) uint64 {
+	h := (uint64(ip)<<16 | uint64(port)) * 0x9e3779b97f4a7c15
+	return h ^ h>>30
+}
+
+func endpointHash6(ip *[16]byte, port uint16) uint64 {
+	h := binary.LittleEndian.Uint64(ip[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(ip[8:])
+	h = (h ^ h>>31) * 0x94d049bb133111eb
+	h ^= uint64(port) * 0xbf58476d1ce4e5b9
 	return h ^ h>>30
 }
 

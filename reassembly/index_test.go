@@ -143,3 +143,27 @@ func TestIndexSpreadsRegularTuples(t *testing.T) {
 		t.Errorf("conns sit %.2f slots past their home slot on average, want at most 2", mean)
 	}
 }
+
+// A segment's 4-tuple is hashed from netip's addresses, a conn's from the
+// bytes it keeps them in: the two must agree, or a flow would be looked for
+// where it is not.
+func TestStoredAddressesHashAlike(t *testing.T) {
+	eps := []netip.AddrPort{
+		netip.MustParseAddrPort("10.0.0.1:40000"),
+		netip.MustParseAddrPort("[::ffff:10.0.0.1]:40000"),
+		netip.MustParseAddrPort("192.168.7.9:80"),
+		netip.MustParseAddrPort("[2001:db8::1]:443"),
+		netip.MustParseAddrPort("[fe80::1]:0"),
+	}
+	for _, a := range eps {
+		for _, b := range eps {
+			key := addrsOf(a, b)
+			if got, want := key.hash(), flowHash(a, b); got != want {
+				t.Errorf("%v - %v: stored form hashes to %#x, netip's to %#x", a, b, got, want)
+			}
+			if flowHash(a, b) != flowHash(b, a) {
+				t.Errorf("%v - %v: the two directions hash apart", a, b)
+			}
+		}
+	}
+}
