@@ -12,13 +12,13 @@ import (
 // startsNew reports whether seg opens a new connection on c's 4-tuple:
 // a SYN after anything closed, or a SYN with a new ISN. A retransmitted SYN
 // (same ISN, nothing closed) and a simultaneous open belong to c. A SYN-ACK
-// starts a new flow only after a close. from is the side that sent seg.
-func (c ref) startsNew(seg *capture.Segment, from Side) bool {
+// starts a new flow only after a close.
+func (c ref) startsNew(seg *capture.Segment) bool {
 	if !seg.Flags.Has(capture.SYN) {
 		return false
 	}
 	closed := c.oddities().rst.accepted || c.ends[Client].finSent || c.ends[Server].finSent
-	fromClient := from == Client
+	fromClient := c.addr.is(Client, seg.Src)
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	if seg.Flags.Has(capture.ACK) {
 		return closed && !c.ends[Client].seen

@@ -122,19 +122,15 @@ func (a *flowAddrs) get(s Side) netip.AddrPort {
 	return netip.AddrPortFrom(ip, a.port[s])
 }
 
-// sender reports whether seg, the endpoints of a segment (its sender's
-// first, as addrsOf(src, dst) makes them), are a's 4-tuple, and which of
-// a's sides sent it. Ports are compared first: they tell most flows of
-// the same hosts apart.
-func (a *flowAddrs) sender(seg *flowAddrs) (Side, bool) {
-	if a.port == seg.port && a.ip == seg.ip && a.v4 == seg.v4 {
-		return Client, true
-	}
-	if a.port[0] == seg.port[1] && a.port[1] == seg.port[0] &&
-		a.ip[0] == seg.ip[1] && a.ip[1] == seg.ip[0] && a.v4[0] == seg.v4[1] && a.v4[1] == seg.v4[0] {
-		return Server, true
-	}
-	return Client, false
+// is reports whether ap is the endpoint of side s.
+func (a *flowAddrs) is(s Side, ap netip.AddrPort) bool {
+	return ap.Port() == a.port[s] && ap.Addr().Is4() == a.v4[s] && ap.Addr().As16() == a.ip[s]
+}
+
+// joins reports whether a segment from src to dst belongs to c's 4-tuple,
+// without building a key.
+func (c *conn) joins(src, dst netip.AddrPort) bool {
+	return c.addr.is(Client, src) && c.addr.is(Server, dst) || c.addr.is(Server, src) && c.addr.is(Client, dst)
 }
 
 // oddities are a flow's rarely needed counters: RSTs that were ignored,

@@ -104,22 +104,20 @@ func tagOf(h uint64) uint32 {
 // Len returns the number of conns indexed.
 func (x *flowIndex) Len() int { return x.n }
 
-// find returns the conn of the 4-tuple of seg, a segment's endpoints
-// whose flowHash is h, and the side that sent the segment; or 0. s holds
-// the conns.
-func (x *flowIndex) find(h uint64, seg *flowAddrs, s *slabs) (handle, Side) {
+// find returns the conn of the 4-tuple src-dst, whose flowHash is h, or 0;
+// s holds the conns.
+func (x *flowIndex) find(h uint64, src, dst netip.AddrPort, s *slabs) handle {
 	if x.n == 0 {
-		return 0, Client
+		return 0
 	}
 	tag := tagOf(h)
 	for i := uint64(tag) & x.mask; ; i = (i + 1) & x.mask {
 		switch x.tags[i] {
 		case 0:
-			return 0, Client
+			return 0
 		case tag:
-			c := x.conns[i]
-			if from, ok := s.at(c).addr.sender(seg); ok {
-				return c, from
+			if c := x.conns[i]; s.at(c).joins(src, dst) {
+				return c
 			}
 		}
 	}

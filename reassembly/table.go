@@ -142,27 +142,17 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 		t.servers.add(seg.Src.Port())
 	}
 
-	// The segment's endpoints in the form a conn keeps them, built once:
-	// comparing netip addresses with a conn's took a conversion each time,
-	// and a packet compared them up to nine times.
-	key := addrsOf(seg.Src, seg.Dst)
 	ch := t.recent
-	var from Side
-	if ok := false; ch != 0 {
-		if from, ok = t.slabs.at(ch).addr.sender(&key); !ok {
-			ch = 0
-		}
-	}
-	if ch == 0 {
+	if ch == 0 || !t.slabs.at(ch).joins(seg.Src, seg.Dst) {
 		// Packets come in bursts per flow: skip the index when we can.
 		if h == 0 {
-			h = key.hash()
+			h = flowHash(seg.Src, seg.Dst)
 		}
-		ch, from = t.flows.find(h, &key, &t.slabs)
+		ch = t.flows.find(h, seg.Src, seg.Dst, &t.slabs)
 	}
 	var c ref
 	if ch != 0 {
-		if c = t.ref(ch); c.startsNew(seg, from) {
+		if c = t.ref(ch); c.startsNew(seg) {
 			c.endTimeWait(ts)
 			t.finish(ch, ts, "a new connection (SYN) on the same 4-tuple replaced it", endReplaced, int64(seg.Index))
 			ch = 0
@@ -170,16 +160,19 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 	}
 	if ch == 0 {
 		if h == 0 {
-			h = key.hash() // the replaced flow was recent
+			h = flowHash(seg.Src, seg.Dst) // the replaced flow was recent
 		}
 		ch = t.newConn(h, seg, ts)
 		c = t.ref(ch)
-		from, _ = c.addr.sender(&key)
 	}
 	if back > 0 {
 		x := c.oddOnce()
 		x.backwards++
 		x.maxBack = max(x.maxBack, back)
+	}
+	from := Client
+	if !c.addr.is(Client, seg.Src) {
+		from = Server
 	}
 	c.add(seg, from, ts)
 	t.touch(ch, c.conn)
