@@ -155,8 +155,8 @@ func TestCrossCheckGopacket(t *testing.T) {
 		}
 		d := Decoder{VerifyChecksums: true}
 		for {
-			p, err := r.ReadPacket()
-			if err != nil {
+			var p packet
+			if err := r.ReadPacket(&p); err != nil {
 				break
 			}
 			total++

@@ -210,22 +210,22 @@ func activateError(iface string, err error) error {
 	return fmt.Errorf("live capture on %s: %w", iface, err)
 }
 
-// ReadPacket returns the next packet, ErrNoPacket after a quiet poll
+// ReadPacket reads the next packet into p, or returns ErrNoPacket after a quiet poll
 // interval, or io.EOF once the reader is closed. The data is valid until
 // the next call.
-func (r *liveReader) ReadPacket() (packet, error) {
+func (r *liveReader) ReadPacket(p *packet) error {
 	data, ci, err := r.handle.ZeroCopyReadPacketData()
 	switch {
 	case err == nil:
-		p := packet{data: data, ts: ci.Timestamp.UnixNano(), wireLen: ci.Length, link: r.link}
-		r.saveRaw(&p)
-		return p, nil
+		*p = packet{data: data, ts: ci.Timestamp.UnixNano(), wireLen: ci.Length, link: r.link}
+		r.saveRaw(p)
+		return nil
 	case err == pcap.NextErrorTimeoutExpired:
-		return packet{}, ErrNoPacket
+		return ErrNoPacket
 	case err == io.EOF:
-		return packet{}, io.EOF
+		return io.EOF
 	default:
-		return packet{}, fmt.Errorf("live capture on %s: %w", r.iface, err)
+		return fmt.Errorf("live capture on %s: %w", r.iface, err)
 	}
 }
 

@@ -158,7 +158,7 @@ func TestHugeLengthsDoNotAllocate(t *testing.T) {
 		if err == nil {
 			if r, err := newFileReader(in); err == nil {
 				for {
-					if _, err := r.ReadPacket(); err != nil {
+					if err := r.ReadPacket(new(packet)); err != nil {
 						break
 					}
 				}
@@ -193,7 +193,7 @@ func TestTruncatedAtEveryOffset(t *testing.T) {
 		}
 		var ends []int64
 		for {
-			if _, err := whole.ReadPacket(); err != nil {
+			if err := whole.ReadPacket(new(packet)); err != nil {
 				break
 			}
 			ends = append(ends, in.off)

@@ -59,21 +59,21 @@ func newPcapReader(in *input) (*pcapReader, error) {
 	return r, nil
 }
 
-// ReadPacket returns the next record. The data is a view into the read
+// ReadPacket reads the next record into p. The data is a view into the read
 // buffer, valid until the next call: nothing is copied or allocated.
-func (r *pcapReader) ReadPacket() (packet, error) {
+func (r *pcapReader) ReadPacket(p *packet) error {
 	start := r.off
 	hlen := 16 + r.extra
 	hdr, n, err := r.view(hlen, &r.buf)
 	if err != nil {
 		if err == io.EOF {
-			return packet{}, io.EOF
+			return io.EOF
 		}
-		return packet{}, r.readError(start, err, "packet record header", hlen, n)
+		return r.readError(start, err, "packet record header", hlen, n)
 	}
 	sec, frac, caplen, wirelen := r.order.u32(hdr[0:]), r.order.u32(hdr[4:]), r.order.u32(hdr[8:]), r.order.u32(hdr[12:])
 	if caplen > maxCaplen {
-		return packet{}, r.formatError(start, fmt.Errorf("packet record claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
+		return r.formatError(start, fmt.Errorf("packet record claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
 	}
 	if r.snaplen != 0 && caplen > r.snaplen {
 		r.overSnaplen++
@@ -84,7 +84,7 @@ func (r *pcapReader) ReadPacket() (packet, error) {
 	}
 	data, n, err := r.view(int(caplen), &r.buf)
 	if err != nil {
-		return packet{}, r.readError(start, err, "packet record", int(caplen)+hlen, n+hlen)
+		return r.readError(start, err, "packet record", int(caplen)+hlen, n+hlen)
 	}
 	ts := int64(sec) * 1e9
 	if r.nanos {
@@ -98,7 +98,10 @@ func (r *pcapReader) ReadPacket() (packet, error) {
 		}
 		ts += int64(frac) * 1e3
 	}
-	return packet{data: data, ts: ts, wireLen: int(wirelen), link: r.link}, nil
+	// Field by field: a composite literal is built on the stack and
+	// copied, and the copy's wide loads stall on the narrow stores.
+	p.data, p.ts, p.wireLen, p.link = data, ts, int(wirelen), r.link
+	return nil
 }
 
 // Warnings describes the oddities the reader tolerated.

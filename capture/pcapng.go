@@ -176,53 +176,53 @@ func (r *pcapngReader) readBody(start int64, length uint32, already int) ([]byte
 	return buf[:n-4], nil
 }
 
-// ReadPacket returns the next packet. The data is valid until the next call.
-func (r *pcapngReader) ReadPacket() (packet, error) {
+// ReadPacket reads the next packet into p. The data is valid until the next call.
+func (r *pcapngReader) ReadPacket(p *packet) error {
 	for {
 		start := r.off
 		hdr, n, err := r.view(blockHeaderLen, &r.buf)
 		if err != nil {
 			if err == io.EOF {
-				return packet{}, io.EOF
+				return io.EOF
 			}
-			return packet{}, r.readError(start, err, "block header", blockHeaderLen, n)
+			return r.readError(start, err, "block header", blockHeaderLen, n)
 		}
 		r.hdr = [blockHeaderLen]byte(hdr)         // readSHB reads it after reading on
 		typ := binary.BigEndian.Uint32(r.hdr[:4]) // SHB's type reads the same in both orders
 		if typ == blockSHB {
 			if err := r.readSHB(start, false); err != nil {
-				return packet{}, err
+				return err
 			}
 			continue
 		}
 		typ = r.order.u32(r.hdr[:4])
 		length := r.order.u32(r.hdr[4:])
 		if length < minBlockLen {
-			return packet{}, r.formatError(start+4, fmt.Errorf("block has a length of %d < %d", length, minBlockLen))
+			return r.formatError(start+4, fmt.Errorf("block has a length of %d < %d", length, minBlockLen))
 		}
 		if length%4 != 0 {
-			return packet{}, r.formatError(start+4, fmt.Errorf("block has a length of %d that is not a multiple of 4", length))
+			return r.formatError(start+4, fmt.Errorf("block has a length of %d that is not a multiple of 4", length))
 		}
 		if length > maxBlockLen {
-			return packet{}, r.formatError(start+4, fmt.Errorf("block claims %d bytes, more than the %d maximum: the file is damaged", length, maxBlockLen))
+			return r.formatError(start+4, fmt.Errorf("block claims %d bytes, more than the %d maximum: the file is damaged", length, maxBlockLen))
 		}
 		if r.skipping || (typ != blockIDB && typ != blockEPB && typ != blockSPB && typ != blockPB) {
 			if err := r.skipBlock(start, length); err != nil {
-				return packet{}, err
+				return err
 			}
 			continue
 		}
 		body, err := r.readBody(start, length, 0)
 		if err != nil {
-			return packet{}, err
+			return err
 		}
 		if typ == blockIDB {
 			if err := r.addInterface(start, body); err != nil {
-				return packet{}, err
+				return err
 			}
 			continue
 		}
-		return r.packet(start, typ, body)
+		return r.packet(p, start, typ, body)
 	}
 }
 
@@ -313,8 +313,8 @@ func (r *pcapngReader) iface(start int64, id uint32) (*ngInterface, error) {
 	return nil, r.formatError(start, fmt.Errorf("packet block references interface %d, but the section has only %d Interface Description Blocks", id, len(r.ifaces)))
 }
 
-// packet decodes an Enhanced, Simple or obsolete Packet Block body.
-func (r *pcapngReader) packet(start int64, typ uint32, body []byte) (packet, error) {
+// packet decodes an Enhanced, Simple or obsolete Packet Block body into p.
+func (r *pcapngReader) packet(p *packet, start int64, typ uint32, body []byte) error {
 	var (
 		ifc             *ngInterface
 		err             error
@@ -327,7 +327,7 @@ func (r *pcapngReader) packet(start int64, typ uint32, body []byte) (packet, err
 	case blockEPB, blockPB:
 		fixed = 20
 		if len(body) < fixed {
-			return packet{}, r.formatError(start, fmt.Errorf("packet block body is %d bytes, less than %d", len(body), fixed))
+			return r.formatError(start, fmt.Errorf("packet block body is %d bytes, less than %d", len(body), fixed))
 		}
 		var id uint32
 		if typ == blockEPB {
@@ -336,23 +336,23 @@ func (r *pcapngReader) packet(start int64, typ uint32, body []byte) (packet, err
 			id = uint32(r.order.u16(body))
 		}
 		if ifc, err = r.iface(start, id); err != nil {
-			return packet{}, err
+			return err
 		}
 		ts = ifc.nanos(uint64(r.order.u32(body[4:]))<<32 | uint64(r.order.u32(body[8:])))
 		caplen, wirelen = r.order.u32(body[12:]), r.order.u32(body[16:])
 		if caplen > maxCaplen {
-			return packet{}, r.formatError(start, fmt.Errorf("packet block claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
+			return r.formatError(start, fmt.Errorf("packet block claims %d captured bytes, more than the %d maximum: the file is damaged", caplen, maxCaplen))
 		}
 		if int(caplen) > len(body)-fixed {
-			return packet{}, r.formatError(start, fmt.Errorf("packet block claims %d captured bytes but the block holds only %d", caplen, len(body)-fixed))
+			return r.formatError(start, fmt.Errorf("packet block claims %d captured bytes but the block holds only %d", caplen, len(body)-fixed))
 		}
 	case blockSPB:
 		fixed = 4
 		if len(body) < fixed {
-			return packet{}, r.formatError(start, fmt.Errorf("Simple Packet Block body is %d bytes, less than 4", len(body)))
+			return r.formatError(start, fmt.Errorf("Simple Packet Block body is %d bytes, less than 4", len(body)))
 		}
 		if ifc, err = r.iface(start, 0); err != nil {
-			return packet{}, err
+			return err
 		}
 		// No timestamp: reuse the previous one so that merging keeps the
 		// packet where it was in the file.
@@ -372,7 +372,8 @@ func (r *pcapngReader) packet(start int64, typ uint32, body []byte) (packet, err
 	}
 	data = body[fixed : fixed+int(caplen)]
 	r.lastTime = ts
-	return packet{data: data, ts: ts, wireLen: int(wirelen), link: ifc.link}, nil
+	p.data, p.ts, p.wireLen, p.link = data, ts, int(wirelen), ifc.link // as pcapReader does
+	return nil
 }
 
 // Warnings describes the oddities the reader tolerated.

@@ -51,7 +51,10 @@ type packet struct {
 // Readers may also implement Warnings() []string and
 // progress() (done, total int64).
 type packetReader interface {
-	ReadPacket() (packet, error)
+	// ReadPacket fills p, which the caller keeps, with the next packet:
+	// returned by value, the packet was stored to the stack and copied
+	// again, and the copy's wide loads stalled on the narrow stores.
+	ReadPacket(p *packet) error
 	Close() error
 }
 
@@ -84,6 +87,19 @@ type stream struct {
 	// the same input; they are delivered in input order, as mergecap does.
 	backwards uint64
 	last      int64
+}
+
+// read reads the stream's next packet into pkt; after an error, pkt is
+// not to be used.
+func (st *stream) read() error {
+	if err := st.r.ReadPacket(&st.pkt); err != nil {
+		return err
+	}
+	if st.pkt.ts < st.last {
+		st.backwards++
+	}
+	st.last = st.pkt.ts
+	return nil
 }
 
 // Source reads TCP segments from one or more captures merged in timestamp
@@ -216,17 +232,13 @@ func newSource(readers []packetReader, opts Options) *Source {
 func (s *Source) fillHeads() error {
 	for k, i := range s.refill {
 		st := &s.streams[i]
-		p, err := st.r.ReadPacket()
+		err := st.read()
 		if err != nil && errors.Is(err, ErrNoPacket) {
 			s.refill = s.refill[:copy(s.refill, s.refill[k:])]
 			return err
 		}
 		switch {
 		case err == nil:
-			if p.ts < st.last {
-				st.backwards++
-			}
-			st.pkt, st.last = p, p.ts
 			s.heap = append(s.heap, i)
 			s.up(len(s.heap) - 1)
 		case err != io.EOF:
@@ -269,14 +281,8 @@ func (s *Source) nextOfOne() (int, error) {
 	if s.done {
 		return -1, nil
 	}
-	st := &s.streams[0]
-	p, err := st.r.ReadPacket()
-	switch {
+	switch err := s.streams[0].read(); {
 	case err == nil:
-		if p.ts < st.last {
-			st.backwards++
-		}
-		st.pkt, st.last = p, p.ts
 		return 0, nil
 	case errors.Is(err, ErrNoPacket):
 		return -1, err
