@@ -210,14 +210,14 @@ func activateError(iface string, err error) error {
 	return fmt.Errorf("live capture on %s: %w", iface, err)
 }
 
-// ReadPacket reads the next packet into p, or returns ErrNoPacket after a quiet poll
-// interval, or io.EOF once the reader is closed. The data is valid until
-// the next call.
+// ReadPacket reads the next packet into p, or returns ErrNoPacket after a
+// quiet poll interval, or io.EOF once the reader is closed. The data is
+// valid until the next call.
 func (r *liveReader) ReadPacket(p *packet) error {
 	data, ci, err := r.handle.ZeroCopyReadPacketData()
 	switch {
 	case err == nil:
-		*p = packet{data: data, ts: ci.Timestamp.UnixNano(), wireLen: ci.Length, link: r.link}
+		p.data, p.ts, p.wireLen, p.link = data, ci.Timestamp.UnixNano(), ci.Length, r.link // as pcapReader does
 		r.saveRaw(p)
 		return nil
 	case err == pcap.NextErrorTimeoutExpired:

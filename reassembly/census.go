@@ -202,8 +202,9 @@ type endKey struct {
 
 // expiry is a pending end of TIME_WAIT: the end side of flow leaves it at
 // at. It keeps only what the change out of TIME_WAIT needs (32 bytes, not
-// the 96 of the change that entered it, addresses and all): a busy
-// server's capture holds one for each of its last minute's connections.
+// the 88 it took with the change that entered it, addresses and all;
+// TestExpirySize): a busy server's capture holds one for each of its last
+// minute's connections.
 type expiry struct {
 	at   int64
 	flow uint64

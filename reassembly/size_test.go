@@ -108,3 +108,12 @@ func TestFlowWithRoomFitsItsSizeClass(t *testing.T) {
 			n, sizeClass, unsafe.Sizeof(Flow{}), timelineRoom)
 	}
 }
+
+// The census keeps an expiry for every end in TIME_WAIT, a minute's worth
+// of a busy server's connections: it holds only what the end of TIME_WAIT
+// needs.
+func TestExpirySize(t *testing.T) {
+	if n := unsafe.Sizeof(expiry{}); n > 32 {
+		t.Errorf("an expiry is %d bytes, over 32", n)
+	}
+}
