@@ -73,6 +73,7 @@ fuzz:
 # Benchmarks are commands, never tests: nothing in `make test` depends on the
 # machine's speed. tcpbench generates (and caches) a large capture with
 # cmd/tcpgen, then times tcpaudit, tcptrace and tshark on it side by side.
+BENCHFLAGS ?= -runs 3
 bench: build
 	$(GO) run ./cmd/tcpbench $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture ./reassembly ./report

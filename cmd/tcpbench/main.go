@@ -78,13 +78,13 @@ func parseFlags(args []string, stderr io.Writer) (params, error) {
 	fs.StringVar(&p.mix, "mix", "", "mix of endings, passed to `tcpgen bench -mix` (empty: the generator's default)")
 	fs.StringVar(&p.file, "file", "", "measure this capture instead of generating one")
 	fs.StringVar(&p.cache, "cache", "", "directory of generated captures (default: the user cache directory)")
-	fs.IntVar(&p.runs, "runs", 1, "runs per tool; the fastest is kept")
+	fs.IntVar(&p.runs, "runs", 1, "runs per tool, the tools taking turns; the fastest is kept")
 	fs.BoolVar(&p.peers, "peers", true, "also measure tcptrace and tshark when installed")
 	fs.IntVar(&p.openFlows, "open-flows", 1000000, "measure memory per flow with this many open at once (0: skip)")
 	fs.IntVar(&p.overTime, "over-time", 2000000, "measure memory over a synthetic capture of this many short connections (0: skip)")
 	fs.BoolVar(&p.markdown, "markdown", false, "print the table as Markdown (for the README)")
 	fs.BoolVar(&p.gzip, "gzip", false, "measure the capture gzip-compressed (level 6, as gzip's default; cached beside it)")
-	fs.DurationVar(&p.timeout, "timeout", 30*time.Minute, "give up on a tool after this long")
+	fs.DurationVar(&p.timeout, "timeout", 30*time.Minute, "give up on a tool's run after this long")
 	if err := fs.Parse(args); err != nil {
 		return p, err
 	}
@@ -136,20 +136,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "tcpbench: %s: %d packets, %.0f MB\n", path, cs.packets, float64(cs.bytes)/1e6)
 
 	loadBefore := loadAverage()
-	rows := []row{}
+	var rows []row
 	for _, t := range tools(tcpaudit, path, p.peers) {
 		if _, err := exec.LookPath(t.Args[0]); err != nil {
 			fmt.Fprintf(stderr, "tcpbench: %s not installed, skipped\n", t.Args[0])
 			continue
 		}
-		fmt.Fprintf(stderr, "tcpbench: running %s ...\n", strings.Join(t.Args, " "))
-		tctx, tcancel := context.WithTimeout(ctx, p.timeout)
-		r, err := best(tctx, t, p.runs)
-		tcancel()
-		if err != nil {
-			return err
+		rows = append(rows, row{tool: t})
+	}
+	// The tools take turns, a run each per round, rather than each
+	// running all its runs in a row: on a shared machine the load drifts
+	// over minutes, and a ratio is fair only between runs that met the
+	// same load.
+	for round := 1; round <= p.runs; round++ {
+		for i := range rows {
+			t := rows[i].tool
+			fmt.Fprintf(stderr, "tcpbench: round %d of %d: %s ...\n", round, p.runs, strings.Join(t.Args, " "))
+			tctx, tcancel := context.WithTimeout(ctx, p.timeout)
+			r, err := measure(tctx, t)
+			tcancel()
+			if err != nil {
+				return err
+			}
+			rows[i].result = keepBest(rows[i].result, r, round == 1)
 		}
-		rows = append(rows, row{tool: t, result: r})
 	}
 	fmt.Fprintf(stdout, "%d CPUs (GOMAXPROCS %d), load average %s before, %s after the runs\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), loadBefore, loadAverage())

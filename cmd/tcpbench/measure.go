@@ -77,24 +77,19 @@ func measure(ctx context.Context, t tool) (result, error) {
 	}, nil
 }
 
-// best runs t n times and keeps the fastest run (the one least disturbed
-// by the rest of the machine), with the largest peak RSS seen.
-func best(ctx context.Context, t tool, n int) (result, error) {
-	var b result
-	for i := 0; i < n; i++ {
-		r, err := measure(ctx, t)
-		if err != nil {
-			return result{}, err
-		}
-		if i == 0 || r.Wall < b.Wall {
-			rss := max(b.MaxRSSKB, r.MaxRSSKB)
-			b = r
-			b.MaxRSSKB = rss
-		} else {
-			b.MaxRSSKB = max(b.MaxRSSKB, r.MaxRSSKB)
-		}
+// keepBest returns the faster of b, the best run so far (none if first),
+// and r: the run least disturbed by the rest of the machine, with the
+// largest peak RSS seen.
+func keepBest(b, r result, first bool) result {
+	if first {
+		return r
 	}
-	return b, nil
+	rss := max(b.MaxRSSKB, r.MaxRSSKB)
+	if r.Wall < b.Wall {
+		b = r
+	}
+	b.MaxRSSKB = rss
+	return b
 }
 
 // limitedBuffer keeps the first max bytes written to it and drops the rest,
