@@ -504,3 +504,48 @@ func TestGzipReadAheadStopsOnClose(t *testing.T) {
 		}
 	}
 }
+
+// pcapng blocks are read in place in the input's 64 KiB window: blocks
+// that straddle a refill, and a block larger than the window (read into
+// the spill buffer), must come out whole, each packet intact and in order,
+// in either byte order.
+func TestPcapngBlocksAcrossTheWindow(t *testing.T) {
+	syn := fixture(t, synFrame)
+	big := make([]byte, readBufSize+5000) // a GRO-sized frame: the spill path
+	copy(big, syn)
+	for i := len(syn); i < len(big); i++ {
+		big[i] = byte(i)
+	}
+	for _, bo := range []order{binary.LittleEndian, binary.BigEndian} {
+		f := (&ngFile{}).shb(bo).idb(LinkEthernet, 0, 9)
+		var want [][]byte
+		for i := range 3000 { // ~200 KiB of small blocks: many straddle a refill
+			f.epb(0, uint64(i), syn, len(syn))
+			want = append(want, syn)
+			if i == 1500 {
+				f.epb(0, uint64(i), big, len(big))
+				want = append(want, big)
+			}
+		}
+		in, err := newInput("big.pcapng", bytes.NewReader(f.bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := newFileReader(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p packet
+		for i, w := range want {
+			if err := r.ReadPacket(&p); err != nil {
+				t.Fatalf("%v: packet %d: %v", bo, i, err)
+			}
+			if !bytes.Equal(p.data, w) || p.wireLen != len(w) {
+				t.Fatalf("%v: packet %d: %d bytes (wire %d), want %d intact", bo, i, len(p.data), p.wireLen, len(w))
+			}
+		}
+		if err := r.ReadPacket(&p); err != io.EOF {
+			t.Fatalf("%v: after the last packet: %v, want EOF", bo, err)
+		}
+	}
+}
