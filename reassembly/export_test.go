@@ -7,7 +7,7 @@ import (
 )
 
 // ShardOf exposes the choice of a segment's shard to the external tests.
-func ShardOf(a, b netip.AddrPort, n int) int { return shardOf(flowHash(a, b), n) }
+func ShardOf(a, b netip.AddrPort, n int) int { return evenRoute(n).of(flowHash(a, b)) }
 
 // SegmentsOfFuzzInput exposes FuzzTable's decoding of its input to the external
 // tests' fuzz targets.

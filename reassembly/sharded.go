@@ -71,10 +71,8 @@ type Sharded struct {
 	// Table.Add costs.
 	single *Table
 	shards []*shard
-	// inlineCut, when set, sends the flows whose hash's top 32 bits are
-	// below it to shards[0], which the caller's goroutine runs, and the
-	// others to shards[1] (inlineShare).
-	inlineCut uint32
+	// route picks each flow's shard (see routeOf).
+	route *route
 	// out carries finished flows and state changes from the workers to the
 	// caller.
 	out chan shardReport
@@ -311,12 +309,15 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 	// with a small share of the flows itself, and one worker the rest:
 	// two goroutines busy for two cores (inlineShare).
 	inline := n == 2
+	n = min(n, len(route{}))
 	s.out = make(chan shardReport, n*queueDepth)
 	s.census = newCensus(&cfg)
 	s.merger = newCensusMerger(s.census, n, !inline)
 	s.shards, s.ids = make([]*shard, n), make([][]uint64, n)
 	if inline {
-		s.inlineCut = uint32(math.Ldexp(inlineShare, 32))
+		s.route = newRoute(inlineShare, 1-inlineShare)
+	} else {
+		s.route = evenRoute(n)
 	}
 	for i := range s.shards {
 		sh := &shard{
@@ -367,15 +368,7 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 const inlineShare = 0.15
 
 // shardFor picks the shard of a segment whose flowHash is h.
-func (s *Sharded) shardFor(h uint64) *shard {
-	if s.inlineCut > 0 {
-		if uint32(h>>32) < s.inlineCut {
-			return s.shards[0]
-		}
-		return s.shards[1]
-	}
-	return s.shards[shardOf(h, len(s.shards))]
-}
+func (s *Sharded) shardFor(h uint64) *shard { return s.shards[s.route.of(h)] }
 
 // work runs on the shard's goroutine until the channel is closed.
 func (sh *shard) work(out chan<- shardReport) {
@@ -925,14 +918,50 @@ func sumStats(per []TableStats) TableStats {
 	return sum
 }
 
-// shardOf picks the shard of a segment from the flowHash of its two
+// route gives the shard of a segment from the flowHash of its two
 // endpoints, which is the same in both directions, so both land on the
-// same shard. The high bits choose, as the low ones choose a slot in the
-// shard's index. They are scaled to [0, n) by a multiplication rather
-// than reduced modulo n: with a division per packet, picking the shard
-// took about 5% of the reading goroutine's profile samples on two cores
-// (issue 5).
-func shardOf(h uint64, n int) int { return int((h >> 32) * uint64(n) >> 32) }
+// same shard: the hash's top routeBits bits index it, as its low bits
+// choose a slot in the shard's index. Each shard's share of the flows is
+// its share of the entries: equal ones (evenRoute), or, on two cores, a
+// small one for the caller's goroutine (inlineShare). A lookup costs a
+// load from a table that stays in the cache; reducing the hash modulo the
+// shards took a division per packet, about 5% of the reading goroutine's
+// profile samples on two cores (issue 5).
+type route [1 << routeBits]uint16
+
+// routeBits sets the entries of a route, and so the finest share of the
+// flows a shard can have, and the most shards.
+const routeBits = 10
+
+// of returns the shard of flowHash h.
+func (r *route) of(h uint64) int { return int(r[h>>(64-routeBits)]) }
+
+// newRoute returns a route that gives shard i about share[i] of the
+// flows; the shares add up to 1.
+func newRoute(share ...float64) *route {
+	r := new(route)
+	var upto float64
+	i := 0
+	for s, w := range share {
+		upto += w
+		for ; i < len(r) && (float64(i)+0.5)/float64(len(r)) < upto; i++ {
+			r[i] = uint16(s)
+		}
+	}
+	for ; i < len(r); i++ { // rounding: the last shard takes what is left
+		r[i] = uint16(len(share) - 1)
+	}
+	return r
+}
+
+// evenRoute returns a route that gives each of n shards an equal share.
+func evenRoute(n int) *route {
+	share := make([]float64, n)
+	for i := range share {
+		share[i] = 1 / float64(n)
+	}
+	return newRoute(share...)
+}
 
 // advance moves the table's clock to now, the latest time of all shards,
 // before a segment or query, so that the shard decides as if it had seen
