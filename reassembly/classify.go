@@ -17,18 +17,18 @@ func (c ref) startsNew(seg *capture.Segment) bool {
 	if !seg.Flags.Has(capture.SYN) {
 		return false
 	}
-	closed := c.oddities().rst.accepted || c.ends[Client].finSent || c.ends[Server].finSent
+	closed := c.oddities().rst.accepted || c.ends[Client].has(finSent) || c.ends[Server].has(finSent)
 	fromClient := c.addr.is(Client, seg.Src)
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	if seg.Flags.Has(capture.ACK) {
-		return closed && !c.ends[Client].seen
+		return closed && !c.ends[Client].has(seen)
 	}
 	switch {
 	case closed:
 		return true
-	case fromClient && cl.sawSYN:
+	case fromClient && cl.has(sawSYN):
 		return Seq(seg.Seq) != cl.isn
-	case !fromClient && cl.state == SynSent && !sv.sawSYN:
+	case !fromClient && cl.state == SynSent && !sv.has(sawSYN):
 		return false // simultaneous open or split handshake (RFC 9293 section 3.5)
 	}
 	// A SYN on a connection established before the capture, or from the
@@ -153,13 +153,13 @@ func (c *conn) handshake() Handshake {
 		return HandshakeComplete
 	case c.refused:
 		return HandshakeRefused
-	case !cl.sawSYN:
+	case !cl.has(sawSYN):
 		return HandshakeNotSeen
 	case c.synAckSeen():
 		return HandshakeSynAckUnacked
 	case c.synAckMissing || c.ackMissing:
 		return HandshakeComplete
-	case cl.state == SynSent || !sv.seen:
+	case cl.state == SynSent || !sv.has(seen):
 		return HandshakeSynUnanswered
 	}
 	return HandshakeNotSeen
@@ -229,9 +229,9 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 	if v, why, ok := c.halfOpen(f, at, cfg); ok {
 		return v, why
 	}
-	cf, sf := cl.finSent, sv.finSent
+	cf, sf := cl.has(finSent), sv.has(finSent)
 	switch {
-	case cf && sf && cl.finAcked && sv.finAcked:
+	case cf && sf && cl.has(finAcked) && sv.has(finAcked):
 		// Whole strings, not built: most flows are clean.
 		switch f.ActiveCloser {
 		case ByBoth:
@@ -240,9 +240,9 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 			return Clean, "FINs both ways, each acknowledged; closed first by the server"
 		}
 		return Clean, "FINs both ways, each acknowledged; closed first by the client"
-	case cf && !cl.finAcked, sf && !sv.finAcked:
+	case cf && !cl.has(finAcked), sf && !sv.has(finAcked):
 		side := Client
-		if !(cf && !cl.finAcked) {
+		if !(cf && !cl.has(finAcked)) {
 			side = Server
 		}
 		e := &c.ends[side]
@@ -281,7 +281,7 @@ func (c ref) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) {
 			continue
 		}
 		since := c.first
-		if p.seen {
+		if p.has(seen) {
 			since = p.last
 		}
 		silence := at - since
@@ -290,7 +290,7 @@ func (c ref) halfOpen(f *Flow, at int64, cfg *Config) (Verdict, string, bool) {
 		// three times (with Linux's exponential backoff that is over a
 		// second of unanswered retransmissions). Repeated FINs alone are
 		// left to unacked_fin.
-		untilEnd := x.runRepeats >= 3 && !x.finSent && c.last() == x.last
+		untilEnd := x.runRepeats >= 3 && !x.has(finSent) && c.last() == x.last
 		if silence <= int64(cfg.StallTimeout) && !untilEnd {
 			continue
 		}
@@ -336,7 +336,7 @@ func (c ref) notes(f *Flow, at int64) {
 	if c.ackMissing {
 		add("the server sent data before the handshake's last ACK was captured")
 	}
-	if cl, sv := &c.ends[Client], &c.ends[Server]; cl.seen != sv.seen && (cl.ackValid || sv.ackValid) {
+	if cl, sv := &c.ends[Client], &c.ends[Server]; cl.has(seen) != sv.has(seen) && (cl.has(ackValid) || sv.has(ackValid)) {
 		add("only one direction of this flow was captured: the other side's state is a guess")
 	}
 	if x.synAckISNs > 0 {

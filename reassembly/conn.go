@@ -480,7 +480,7 @@ func (c ref) flow(f *Flow) {
 	for side := range f.Ends {
 		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
 		h, hf := &w.high[side], &w.flags[side]
-		e.Addr, e.ISN, e.SawSYN = c.addr.get(Side(side)), uint32(tr.isn), tr.sawSYN
+		e.Addr, e.ISN, e.SawSYN = c.addr.get(Side(side)), uint32(tr.isn), tr.has(sawSYN)
 		e.Packets, e.Bytes, e.WireBytes = wide(n.Packets, h.Packets), wide(n.Bytes, h.Bytes), wide(n.WireBytes, h.WireBytes)
 		e.SYNs = uint64(fl[flagSYN]) + uint64(hf[flagSYN])
 		e.FINs = uint64(fl[flagFIN]) + uint64(hf[flagFIN])
@@ -532,7 +532,7 @@ func transitions(b []byte) (n int) {
 
 // scaleKnown reports whether both SYNs were seen, so that window scaling
 // (RFC 7323 section 2.2) is known for both ends.
-func (c *conn) scaleKnown() bool { return c.ends[Client].sawSYN && c.ends[Server].sawSYN }
+func (c *conn) scaleKnown() bool { return c.ends[Client].has(sawSYN) && c.ends[Server].has(sawSYN) }
 
 // add applies one segment sent by side from at time t (already made
 // monotonic by the table). It does not allocate unless a state changes.
@@ -598,7 +598,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	}
 	// Silence bookkeeping for half_open: a repeat only counts when it asks
 	// for something the peer has not acknowledged yet.
-	if kind.repeat() && (kind != kindRetransmit || !r.ackValid ||
+	if kind.repeat() && (kind != kindRetransmit || !r.has(ackValid) ||
 		r.ack.LessThan(Seq(seg.Seq).Add(Size(seg.SeqLen())))) {
 		s.runRepeats++
 	}
@@ -609,13 +609,14 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	}
 	// RFC 7323 section 2.2: the window of a SYN is never scaled, so it is
 	// exact as it stands.
-	s.win, s.winScaled = uint32(seg.Window), fl.Has(capture.SYN)
+	s.win = uint32(seg.Window)
+	s.setTo(winScaled, fl.Has(capture.SYN))
 	if !fl.Has(capture.SYN) && c.scaleKnown() {
 		// RFC 7323 section 2.3: scaling applies only if both SYNs offered it.
 		if s.wscale > 0 && r.wscale >= 0 {
 			s.win <<= uint(min(s.wscale, 14))
 		}
-		s.winScaled = true
+		s.set(winScaled)
 	}
 
 	if fl.Has(capture.SYN) && !c.onSYN(seg, from, t) {
@@ -628,7 +629,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	// A FIN with the ACK bit from an end its ACK left in SYN-SENT closes
 	// nothing: the sender claims a handshake the wire does not show, and
 	// RFC 9293 p. 60 has a CLOSE in SYN-SENT send no FIN at all.
-	if fl.Has(capture.FIN) && !s.finSent && !(fl.Has(capture.ACK) && s.state == SynSent) {
+	if fl.Has(capture.FIN) && !s.has(finSent) && !(fl.Has(capture.ACK) && s.state == SynSent) {
 		c.onFIN(seg, from, t)
 	}
 	s.sentAt(t)
@@ -643,9 +644,11 @@ func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 		c.setTime(tSyn, t)
 	}
 	if !seg.Flags.Has(capture.ACK) {
-		if !s.sawSYN {
-			s.sawSYN, s.isn = true, Seq(seg.Seq)
-			s.synTS, s.synTSFirst = seg.HasTS, seg.TSVal
+		if !s.has(sawSYN) {
+			s.set(sawSYN)
+			s.isn = Seq(seg.Seq)
+			s.setTo(synTS, seg.HasTS)
+			s.synTSFirst = seg.TSVal
 		}
 		s.synTSLast = seg.TSVal
 		// RFC 9293 p. 54 (OPEN call): CLOSED -> SYN-SENT.
@@ -658,12 +661,13 @@ func (c ref) onSYN(seg *capture.Segment, from Side, t int64) bool {
 		}
 		return true
 	}
-	if s.sawSYN && Seq(seg.Seq) != s.isn {
+	if s.has(sawSYN) && Seq(seg.Seq) != s.isn {
 		c.oddOnce().synAckISNs++ // a SYN-ACK with another ISN: ignored, noted
 		return false
 	}
-	if !s.sawSYN {
-		s.sawSYN, s.isn = true, Seq(seg.Seq)
+	if !s.has(sawSYN) {
+		s.set(sawSYN)
+		s.isn = Seq(seg.Seq)
 	}
 	if !c.synAckSeen() {
 		c.setTime(tSynAck, t)
@@ -683,8 +687,9 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
 	a := Seq(seg.Ack)
-	if !s.ackValid || s.ack.LessThan(a) {
-		s.ack, s.ackValid = a, true
+	if !s.has(ackValid) || s.ack.LessThan(a) {
+		s.ack = a
+		s.set(ackValid)
 	}
 	// RFC 9293 p. 68: SYN-SENT receiving an acceptable SYN,ACK -> ESTABLISHED,
 	// seen when the end acknowledges the SYN-ACK. An ACK from an end in
@@ -692,26 +697,26 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 	// (one-way capture, or loss at the capture point).
 	switch {
 	case seg.Flags.Has(capture.SYN):
-	case (s.state == SynSent || s.state == Unknown) && r.sawSYN && r.isn.LessThan(a):
+	case (s.state == SynSent || s.state == Unknown) && r.has(sawSYN) && r.isn.LessThan(a):
 		c.setState(from, Established, t)
-	case s.state == SynSent && !r.sawSYN && a != 0:
+	case s.state == SynSent && !r.has(sawSYN) && a != 0:
 		c.synAckMissing = true
 		c.setState(from, Established, t)
-	case s.state == SynSent && !r.sawSYN:
+	case s.state == SynSent && !r.has(sawSYN):
 		// Ack 0 would acknowledge an ISN of 2^32-1, a 1 in 2^32 chance:
 		// a crafted or broken sender is likelier than a missed SYN-ACK.
 		c.zeroAck = PartyOf(from)
 	}
 	// RFC 9293 p. 72: SYN-RECEIVED receiving an ACK of its SYN -> ESTABLISHED.
-	if r.state == SynRecv && r.sawSYN && r.isn.LessThan(a) {
+	if r.state == SynRecv && r.has(sawSYN) && r.isn.LessThan(a) {
 		c.setState(to, Established, t)
-		if c.ends[Client].sawSYN && !c.handshakeDone() {
+		if c.ends[Client].has(sawSYN) && !c.handshakeDone() {
 			// Complete, also for a simultaneous open or split handshake
 			// (RFC 9293 section 3.5), where the client is the one acked.
 			c.setTime(tRTT, t-c.time(tSyn))
 		}
 	}
-	if r.finSent && !r.finAcked && r.finSeq.LessThan(a) {
+	if r.has(finSent) && !r.has(finAcked) && r.finSeq.LessThan(a) {
 		// The receiver's FIN is acknowledged (ack >= FIN seq + 1): this end
 		// shows it received the FIN (RFC 9293 p. 75, "eighth, check the FIN
 		// bit"), and the FIN's sender learns it was received (p. 73). A FIN
@@ -725,7 +730,7 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 		case FinWait2:
 			c.setState(from, TimeWait, t)
 		}
-		r.finAcked = true
+		r.set(finAcked)
 		c.setTime(tFinAck+timeID(to), t)
 		switch r.state {
 		case FinWait1:
@@ -743,14 +748,14 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 func (c ref) onFIN(seg *capture.Segment, from Side, t int64) {
 	to := from.Reverse()
 	s, r := &c.ends[from], &c.ends[to]
-	s.finSent = true
+	s.set(finSent)
 	s.finSeq = Seq(seg.Seq).Add(Size(seg.SeqLen() - 1))
 	c.setTime(tFin+timeID(from), t)
-	acksPeerFIN := r.finSent && seg.Flags.Has(capture.ACK) && r.finSeq.LessThan(Seq(seg.Ack))
+	acksPeerFIN := r.has(finSent) && seg.Flags.Has(capture.ACK) && r.finSeq.LessThan(Seq(seg.Ack))
 	switch {
 	case c.activeCloser == Nobody:
 		c.activeCloser = PartyOf(from)
-	case r.finSent && !acksPeerFIN:
+	case r.has(finSent) && !acksPeerFIN:
 		// It closed before our peer's FIN reached it: simultaneous close.
 		c.activeCloser = ByBoth
 	}
@@ -776,7 +781,7 @@ func (c ref) onRST(seg *capture.Segment, from Side, t int64) {
 		return
 	}
 	ok, challenge, unknown, lo, hi := c.rstAcceptable(seg, from)
-	if !ok && r.state == SynSent && r.sawSYN {
+	if !ok && r.state == SynSent && r.has(sawSYN) {
 		// Not blind: an answer to the SYN that SYN-SENT may not take.
 		x := c.oddOnce()
 		if x.synSentRSTs == 0 {
@@ -806,16 +811,15 @@ func (c ref) onRST(seg *capture.Segment, from Side, t int64) {
 	if unknown {
 		c.oddOnce().unknownRSTs++
 	}
-	s.rstSent = true
 	if x := c.oddOnce(); !x.rst.accepted {
 		silence := int64(0)
-		if s.seen {
+		if s.has(seen) {
 			silence = t - s.last
 		} else {
 			silence = t - c.first
 		}
 		x.rst = rstInfo{accepted: true, by: from, time: t, peerRepeats: r.runRepeats, silence: silence,
-			afterClose: s.finAcked && r.finAcked}
+			afterClose: s.has(finAcked) && r.has(finAcked)}
 		if r.state == SynSent && !c.synAckSeen() {
 			c.refused = true
 		}
@@ -839,16 +843,16 @@ func (c ref) onRST(seg *capture.Segment, from Side, t int64) {
 func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, challenge, unknown bool, lo, hi Seq) {
 	s, r := &c.ends[from], &c.ends[from.Reverse()]
 	seq := Seq(seg.Seq)
-	if r.state == SynSent && r.sawSYN {
+	if r.state == SynSent && r.has(sawSYN) {
 		// RFC 9293 p. 67: in SYN-SENT a RST is acceptable iff it ACKs the SYN.
 		want := r.isn + 1
 		return seg.Flags.Has(capture.ACK) && Seq(seg.Ack) == want && r.echoOK(seg), false, false, want, want + 1
 	}
-	if s.nxtValid && seq == s.nxt || r.ackValid && seq == r.ack {
+	if s.has(nxtValid) && seq == s.nxt || r.has(ackValid) && seq == r.ack {
 		return true, false, false, seq, seq + 1
 	}
-	if !r.ackValid || !r.nxtValid {
-		if !s.nxtValid {
+	if !r.has(ackValid) || !r.has(nxtValid) {
+		if !s.has(nxtValid) {
 			return true, false, true, 0, 0
 		}
 		// The receiver's window is unknown but the sender's stream is
@@ -861,7 +865,7 @@ func (c *conn) rstAcceptable(seg *capture.Segment, from Side) (ok, challenge, un
 		return true, false, true, 0, 0
 	}
 	win := Size(max(r.win, 1))
-	if !r.winScaled {
+	if !r.has(winScaled) {
 		// Scale unknown: the raw window is a lower bound, raw<<14 an
 		// upper one; take the upper bound to call a RST in-window.
 		win = Size(min(uint64(win)<<14, 1<<30))
@@ -893,7 +897,7 @@ func (r *endTrack) synSentRSTFault(seg *capture.Segment) string {
 func (c ref) rejectedInSynSent(seg *capture.Segment, from Side) bool {
 	r := &c.ends[from.Reverse()]
 	fl := seg.Flags
-	if r.state != SynSent || !r.sawSYN || fl.Has(capture.RST) {
+	if r.state != SynSent || !r.has(sawSYN) || fl.Has(capture.RST) {
 		return false
 	}
 	switch {

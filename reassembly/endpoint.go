@@ -116,18 +116,41 @@ type endTrack struct {
 	// since its peer last sent anything.
 	runRepeats uint32
 
-	state     State
-	wscale    int8
-	nholes    uint8
-	sawSYN    bool
-	nxtValid  bool
-	ackValid  bool
-	winScaled bool
-	finSent   bool
-	finAcked  bool
-	rstSent   bool
-	seen      bool
-	synTS     bool
+	state  State
+	wscale int8
+	nholes uint8
+	facts  endFacts
+}
+
+// endFacts are what an end did or what of it is known, yes or no, a bit
+// each: as bools they took eight bytes of every end, which with the
+// fields above came to 64 bytes an end instead of 56 (issue 5's memory
+// per flow).
+type endFacts uint8
+
+const (
+	sawSYN    endFacts = 1 << iota // it sent a SYN (isn is set)
+	nxtValid                       // nxt and win are set
+	ackValid                       // ack is set
+	winScaled                      // win is scaled (or exact: a SYN's)
+	finSent                        // it sent a FIN (finSeq is set)
+	finAcked                       // its FIN was acknowledged
+	seen                           // it sent a packet (last is its own)
+	synTS                          // its first SYN carried timestamps
+)
+
+// has reports whether every fact of f is known of s.
+func (s *endTrack) has(f endFacts) bool { return s.facts&f == f }
+
+func (s *endTrack) set(f endFacts) { s.facts |= f }
+
+// setTo sets f when on is true, else clears it.
+func (s *endTrack) setTo(f endFacts, on bool) {
+	if on {
+		s.facts |= f
+	} else {
+		s.facts &^= f
+	}
 }
 
 // classify decides what a non-RST segment means for its sender s and
@@ -137,8 +160,9 @@ func (s *endTrack) classify(seg *capture.Segment, peer *endTrack, holes holeRef)
 	seq := Seq(seg.Seq)
 	end := seq.Add(Size(seg.SeqLen()))
 	syn, fin := seg.Flags.Has(capture.SYN), seg.Flags.Has(capture.FIN)
-	if !s.nxtValid {
-		s.nxt, s.nxtValid = end, true
+	if !s.has(nxtValid) {
+		s.nxt = end
+		s.set(nxtValid)
 		if seg.SeqLen() == 0 {
 			return kindAck
 		}
@@ -148,17 +172,17 @@ func (s *endTrack) classify(seg *capture.Segment, peer *endTrack, holes holeRef)
 	if !syn && !fin && plen <= 1 && seq == s.nxt-1 {
 		// RFC 9293 section 3.8.4 keepalives, and Linux zero-window probes
 		// (tcp_xmit_probe_skb), both send snd.una-1: one old octet or none.
-		if peer.nxtValid && peer.win == 0 {
+		if peer.has(nxtValid) && peer.win == 0 {
 			return kindZeroWindowProbe
 		}
-		if !peer.ackValid || peer.ack == s.nxt {
+		if !peer.has(ackValid) || peer.ack == s.nxt {
 			return kindKeepAlive
 		}
 	}
 	if seg.SeqLen() == 0 {
 		return kindAck
 	}
-	if peer.nxtValid && peer.win == 0 && !syn && !fin && plen == 1 && seq == s.nxt {
+	if peer.has(nxtValid) && peer.win == 0 && !syn && !fin && plen == 1 && seq == s.nxt {
 		// Other stacks probe a closed window with one new octet.
 		s.nxt = end
 		return kindZeroWindowProbe
@@ -246,7 +270,8 @@ func (s *endTrack) isDuplicate(seg *capture.Segment, t int64) bool {
 
 // sentAt records that this end sent a packet at t.
 func (s *endTrack) sentAt(t int64) {
-	s.seen, s.last = true, t
+	s.set(seen)
+	s.last = t
 }
 
 // echoOK reports whether a segment sent to this end echoes a timestamp this
@@ -254,7 +279,7 @@ func (s *endTrack) sentAt(t int64) {
 // TSecr is not between its SYN's TSval and now (PAWS). A zero or absent echo
 // says nothing.
 func (s *endTrack) echoOK(seg *capture.Segment) bool {
-	if !s.synTS || !seg.HasTS || seg.TSEcr == 0 {
+	if !s.has(synTS) || !seg.HasTS || seg.TSEcr == 0 {
 		return true
 	}
 	// Allow a little clock progress beyond the latest SYN (retransmissions

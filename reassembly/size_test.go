@@ -7,7 +7,7 @@ import (
 )
 
 // A conn is in every open flow's slot of its table's slabs (slab.go),
-// with the flow's zeekTracker and a pointer to its side data: 448 bytes a
+// with the flow's zeekTracker and a pointer to its side data: 432 bytes a
 // slot, where a conn was a 640-byte allocation and its timeline another.
 // There is no size class to fill, but a slab is a whole number of 8 KB
 // pages: a slot costs its size rounded up to 32 bytes (8 KB / slabLen),
@@ -20,14 +20,15 @@ import (
 // transition before), counters are 32 bits (8 for flags), as are the ID
 // and the last packet number (from the first), times other than the first
 // are 32-bit stamps (stamp.go; the last is the ends'), with what goes past
-// in the side data, flags that a time being set says are not kept, and the
-// ladder and what only unusual flows need (oddities, with the RST that
-// ended the flow and the counters of retransmissions and the like,
-// sequence holes, a long timeline) are in the side data, allocated at the
-// first such event. A field that must be added needs room made elsewhere,
-// or belongs in the side data if it is rare.
+// in the side data, flags that a time being set says are not kept, an
+// end's yes-or-no facts are a bit each (endFacts), and the ladder and
+// what only unusual flows need (oddities, with the RST that ended the flow
+// and the counters of retransmissions and the like, sequence holes, a long
+// timeline) are in the side data, allocated at the first such event. A
+// field that must be added needs room made elsewhere, or belongs in the
+// side data if it is rare.
 func TestConnSize(t *testing.T) {
-	const connLimit, slotLimit = 296, 448
+	const connLimit, slotLimit = 280, 432
 	n := unsafe.Sizeof(conn{})
 	if n > connLimit {
 		t.Errorf("a conn is %d bytes, over %d (endTrack %d)", n, connLimit, unsafe.Sizeof(endTrack{}))
