@@ -342,7 +342,7 @@ func (cs *census) change(c ref, side Side, from, to State, t int64) {
 	// allocation per state change. Neither forward nor apply keeps it.
 	e := &cs.scratch
 	*e = stateChange{seq: cs.seq, t: t, flow: c.firstIndex, side: side,
-		addrs: c.addr, from: from, to: to}
+		addrs: c.addrs().full(), from: from, to: to}
 	if cs.forward != nil {
 		cs.forward(e)
 		return

@@ -18,7 +18,7 @@ func (c ref) startsNew(seg *capture.Segment) bool {
 		return false
 	}
 	closed := c.oddities().rst.accepted || c.ends[Client].has(finSent) || c.ends[Server].has(finSent)
-	fromClient := c.addr.is(Client, seg.Src)
+	fromClient := c.addrs().is(Client, seg.Src)
 	cl, sv := &c.ends[Client], &c.ends[Server]
 	if seg.Flags.Has(capture.ACK) {
 		return closed && !c.ends[Client].has(seen)
@@ -136,7 +136,7 @@ func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
 	if finishedBy != "" {
 		f.Notes = append(f.Notes, "finished early: "+finishedBy)
 	}
-	recs := c.zeek.records(c.firstIndex, &c.addr, fr.zeek[:0])
+	recs := c.zeek.records(c.firstIndex, c.addrs(), fr.zeek[:0])
 	if len(recs) > 0 {
 		f.ConnState, f.History = recs[0].ConnState, recs[0].History
 		f.Zeek = recs

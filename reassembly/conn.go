@@ -51,7 +51,7 @@ type conn struct {
 	// firstIndex, in 32 bits (see ref.id and ref.lastIndex).
 	id, lastOff uint32
 
-	addr  flowAddrs
+	addr  connAddrs
 	flags [2]flagCounts
 
 	// Whether a SYN-ACK was seen and the handshake done are whether
@@ -90,47 +90,100 @@ func (c *conn) synAckSeen() bool { return c.times[tSynAck] != 0 }
 // set.
 func (c *conn) handshakeDone() bool { return c.times[tRTT] != 0 }
 
-// hash is the flow's flowHash, for the table's index. It is rebuilt from
-// the flow's two ends, which never change, rather than kept.
-func (c *conn) hash() uint64 { return c.addr.hash() }
-
-// flowAddrs are a flow's two endpoints, by Side, without netip's pointer:
-// 40 bytes instead of 64 per open flow, and nothing for the garbage
-// collector to scan. v4 keeps an IPv4 address apart from its IPv4-mapped
-// IPv6 form, which are different endpoints; zones are not kept, as
-// captured addresses have none.
+// flowAddrs are a flow's two endpoints, by Side, as a state change
+// carries them (census.go): a conn's and the slab's part together,
+// without netip's pointer (nothing for the garbage collector to scan).
 type flowAddrs struct {
-	ip   [2][16]byte
-	port [2]uint16
-	v4   [2]bool
+	connAddrs
+	v6 [2][16]byte // the addresses of IPv6 ends
 }
 
 func addrsOf(client, server netip.AddrPort) flowAddrs {
 	var a flowAddrs
 	for side, ap := range [2]netip.AddrPort{client, server} {
-		a.ip[side], a.port[side], a.v4[side] = ap.Addr().As16(), ap.Port(), ap.Addr().Is4()
+		a.port[side], a.v4[side] = ap.Port(), ap.Addr().Is4()
+		if a.v4[side] {
+			a.ip4[side] = ap.Addr().As4()
+		} else {
+			a.v6[side] = ap.Addr().As16()
+		}
 	}
 	return a
 }
 
 // get returns the endpoint of side s.
 func (a *flowAddrs) get(s Side) netip.AddrPort {
-	ip := netip.AddrFrom16(a.ip[s])
-	if a.v4[s] {
-		ip = ip.Unmap()
-	}
-	return netip.AddrPortFrom(ip, a.port[s])
+	return slotAddrs{c: &a.connAddrs, v6: &a.v6}.get(s)
+}
+
+// connAddrs are a tracked flow's two endpoints, by Side, as its conn
+// keeps them: an IPv4 address in place, an IPv6 one in the slab
+// (slab.v6), so that the IPv4 flows of most captures take 14 bytes of a
+// slot rather than flowAddrs' 38, and a capture without IPv6 keeps no
+// room for it (issue 5's memory per flow). v4 keeps an IPv4 address apart
+// from its IPv4-mapped IPv6 form, which is another endpoint, kept as IPv6.
+type connAddrs struct {
+	ip4  [2][4]byte
+	port [2]uint16
+	v4   [2]bool
+}
+
+// slotAddrs are the endpoints of the flow in a slot: its conn's, and the
+// IPv6 addresses kept for the slot in its slab (nil if the slab holds no
+// IPv6 endpoint; never nil for an endpoint that is IPv6).
+type slotAddrs struct {
+	c  *connAddrs
+	v6 *[2][16]byte
 }
 
 // is reports whether ap is the endpoint of side s.
-func (a *flowAddrs) is(s Side, ap netip.AddrPort) bool {
-	return ap.Port() == a.port[s] && ap.Addr().Is4() == a.v4[s] && ap.Addr().As16() == a.ip[s]
+//
+// An IPv4 address is compared as As4 gives it, not as the tail of As16's:
+// a 4-byte load of the 16 bytes As16 has just stored as two 8-byte
+// halves stalls on them (store forwarding fails), which cost 20% of the
+// time of a one-core audit.
+func (a slotAddrs) is(s Side, ap netip.AddrPort) bool {
+	ip := ap.Addr()
+	if !a.c.v4[s] {
+		return ap.Port() == a.c.port[s] && !ip.Is4() && ip.As16() == a.v6[s]
+	}
+	return ap.Port() == a.c.port[s] && ip.Is4() && ip.As4() == a.c.ip4[s]
 }
 
-// joins reports whether a segment from src to dst belongs to c's 4-tuple,
-// without building a key.
-func (c *conn) joins(src, dst netip.AddrPort) bool {
-	return c.addr.is(Client, src) && c.addr.is(Server, dst) || c.addr.is(Server, src) && c.addr.is(Client, dst)
+// joins reports whether a segment from src to dst belongs to the flow's
+// 4-tuple, without building a key. A flow of two IPv4 ends, most of
+// them, takes each address of the segment apart once.
+func (a slotAddrs) joins(src, dst netip.AddrPort) bool {
+	c := a.c
+	if !c.v4[Client] || !c.v4[Server] {
+		return a.is(Client, src) && a.is(Server, dst) || a.is(Server, src) && a.is(Client, dst)
+	}
+	if !src.Addr().Is4() || !dst.Addr().Is4() {
+		return false
+	}
+	s4, d4, sp, dp := src.Addr().As4(), dst.Addr().As4(), src.Port(), dst.Port()
+	return s4 == c.ip4[Client] && sp == c.port[Client] && d4 == c.ip4[Server] && dp == c.port[Server] ||
+		s4 == c.ip4[Server] && sp == c.port[Server] && d4 == c.ip4[Client] && dp == c.port[Client]
+}
+
+// get returns the endpoint of side s.
+func (a slotAddrs) get(s Side) netip.AddrPort {
+	if a.c.v4[s] {
+		return netip.AddrPortFrom(netip.AddrFrom4(a.c.ip4[s]), a.c.port[s])
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(a.v6[s]), a.c.port[s])
+}
+
+// full returns the endpoints in the form a state change carries. The
+// slab's part is copied only for an IPv6 flow: the zero value's stores
+// are as wide as the loads that copy the change on, where 4-byte ones
+// (building an IPv4-mapped address) would stall them.
+func (a slotAddrs) full() flowAddrs {
+	f := flowAddrs{connAddrs: *a.c}
+	if !a.c.v4[Client] || !a.c.v4[Server] {
+		f.v6 = *a.v6
+	}
+	return f
 }
 
 // oddities are a flow's rarely needed counters: RSTs that were ignored,
@@ -431,14 +484,14 @@ func (c ref) appendTimeline(since int64, side Side, st State) {
 		c.sideOnce().timeline = append(make([]byte, 0, 2*len(c.tl)), c.tl[:c.ntl]...)
 		c.ntl = tlSide
 	}
-	x := *c.side
+	x := c.side
 	x.timeline = appendTransition(x.timeline, d, side, st)
 }
 
 // timeline returns c's encoded timeline.
 func (c ref) timeline() []byte {
 	if c.ntl == tlSide {
-		return (*c.side).timeline
+		return c.side.timeline
 	}
 	return c.tl[:c.ntl]
 }
@@ -480,7 +533,7 @@ func (c ref) flow(f *Flow) {
 	for side := range f.Ends {
 		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
 		h, hf := &w.high[side], &w.flags[side]
-		e.Addr, e.ISN, e.SawSYN = c.addr.get(Side(side)), uint32(tr.isn), tr.has(sawSYN)
+		e.Addr, e.ISN, e.SawSYN = c.addrs().get(Side(side)), uint32(tr.isn), tr.has(sawSYN)
 		e.Packets, e.Bytes, e.WireBytes = wide(n.Packets, h.Packets), wide(n.Bytes, h.Bytes), wide(n.WireBytes, h.WireBytes)
 		e.SYNs = uint64(fl[flagSYN]) + uint64(hf[flagSYN])
 		e.FINs = uint64(fl[flagFIN]) + uint64(hf[flagFIN])
@@ -517,7 +570,7 @@ func (c ref) handTimeline(f *Flow, room []Transition, last bool) {
 		f.Timeline = tl[:len(tl):len(tl)]
 	}
 	if c.ntl == tlSide {
-		(*c.side).timeline = nil
+		c.side.timeline = nil
 	}
 	c.ntl = 0
 }
@@ -553,7 +606,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 		c.bump(from, flagRST)
 	}
 	c.recordLadder(seg, from, t)
-	c.zeek.add(seg, from, t, c.firstIndex, &c.addr)
+	c.zeek.add(seg, from, t, c.firstIndex, c.addrs())
 	c.setLastIndex(seg.Index)
 	if s.isDuplicate(seg, t) {
 		c.oddOnce().ends[from].Duplicates++

@@ -33,7 +33,7 @@ const minIndexSlots = 64
 
 // flowHash hashes a 4-tuple the same way in both directions: each
 // endpoint's hash is combined with XOR, which does not care about order.
-// flowAddrs.hash gives the same value from a conn's stored addresses.
+// slotAddrs.hash gives the same value from a conn's stored addresses.
 func flowHash(a, b netip.AddrPort) uint64 {
 	return mixFlow(endpointHashOf(a) ^ endpointHashOf(b))
 }
@@ -42,8 +42,8 @@ func flowHash(a, b netip.AddrPort) uint64 {
 // addresses in: from netip's, each address would take a conversion. (A
 // segment's are hashed from netip's, as building the stored form first
 // cost the reading goroutine three times as much.)
-func (a *flowAddrs) hash() uint64 {
-	return mixFlow(storedEndpointHash(&a.ip[0], a.v4[0], a.port[0]) ^ storedEndpointHash(&a.ip[1], a.v4[1], a.port[1]))
+func (a slotAddrs) hash() uint64 {
+	return mixFlow(a.endpointHash(Client) ^ a.endpointHash(Server))
 }
 
 // mixFlow folds the high bits of two endpoints' hashes in: slots and shards
@@ -65,13 +65,13 @@ func endpointHashOf(ap netip.AddrPort) uint64 {
 	return endpointHash6(&a, ap.Port())
 }
 
-// storedEndpointHash is endpointHashOf for an address as flowAddrs keeps
-// it: 16 bytes, an IPv4 one (v4) in its IPv4-mapped form.
-func storedEndpointHash(ip *[16]byte, v4 bool, port uint16) uint64 {
-	if v4 {
-		return endpointHash4(binary.BigEndian.Uint32(ip[12:]), port)
+// endpointHash is endpointHashOf for the endpoint of side s as a slot
+// keeps it.
+func (a slotAddrs) endpointHash(s Side) uint64 {
+	if a.c.v4[s] {
+		return endpointHash4(binary.BigEndian.Uint32(a.c.ip4[s][:]), a.c.port[s])
 	}
-	return endpointHash6(ip, port)
+	return endpointHash6(&a.v6[s], a.c.port[s])
 }
 
 // endpointHash4 and endpointHash6 mix an address and port into 64 bits
@@ -117,7 +117,7 @@ func (x *flowIndex) find(h uint64, src, dst netip.AddrPort, s *slabs) handle {
 		case 0:
 			return 0
 		case tag:
-			if c := x.conns[i]; s.at(c).joins(src, dst) {
+			if c := x.conns[i]; s.addrs(c).joins(src, dst) {
 				return c
 			}
 		}

@@ -15,9 +15,9 @@ type testIndex struct {
 // indexed makes a conn for the 4-tuple a-b and puts it in x.
 func indexed(x *testIndex, a, b netip.AddrPort) handle {
 	h := x.s.alloc()
-	c := x.s.at(h)
-	*c = conn{addr: addrsOf(a, b)}
-	x.insert(c.hash(), h)
+	*x.s.at(h) = conn{}
+	x.s.setAddrs(h, a, b)
+	x.insert(x.s.addrs(h).hash(), h)
 	return h
 }
 
@@ -46,7 +46,7 @@ func TestIndexKeepsEndpointsApart(t *testing.T) {
 	for i, p := range pairs {
 		for _, dir := range [][2]netip.AddrPort{{p[0], p[1]}, {p[1], p[0]}} {
 			if got := x.lookup(dir[0], dir[1]); got != conns[i] {
-				t.Errorf("%v -> %v: found the conn of %v, want its own", dir[0], dir[1], x.s.at(got).addr)
+				t.Errorf("%v -> %v: found the conn of %v, want its own", dir[0], dir[1], x.s.addrs(got).full())
 			}
 		}
 	}
@@ -67,7 +67,7 @@ func TestIndexChurn(t *testing.T) {
 			c := order[i]
 			order[i] = order[len(order)-1]
 			order = order[:len(order)-1]
-			x.remove(x.s.at(c).hash(), c)
+			x.remove(x.s.addrs(c).hash(), c)
 			x.s.release(c)
 			delete(live, c)
 		} else {
@@ -85,9 +85,9 @@ func TestIndexChurn(t *testing.T) {
 		}
 		if step%97 == 0 {
 			for h := range live {
-				c := x.s.at(h)
-				if got := x.lookup(c.addr.get(Server), c.addr.get(Client)); got != h {
-					t.Fatalf("step %d: lost %v", step, c.addr)
+				a := x.s.addrs(h)
+				if got := x.lookup(a.get(Server), a.get(Client)); got != h {
+					t.Fatalf("step %d: lost %v", step, a.full())
 				}
 			}
 			n := 0
@@ -119,7 +119,7 @@ func TestIndexSpreadsRegularTuples(t *testing.T) {
 	total := uint64(0)
 	for i, c := range x.conns {
 		if c != 0 {
-			total += (uint64(i) - uint64(tagOf(x.s.at(c).hash()))) & x.mask
+			total += (uint64(i) - uint64(tagOf(x.s.addrs(c).hash()))) & x.mask
 		}
 	}
 	// Linear probing at the table's load (at most 3/4) averages about 1.5
@@ -144,8 +144,10 @@ func TestStoredAddressesHashAlike(t *testing.T) {
 	}
 	for _, a := range eps {
 		for _, b := range eps {
-			key := addrsOf(a, b)
-			if got, want := key.hash(), flowHash(a, b); got != want {
+			var s slabs
+			h := s.alloc()
+			s.setAddrs(h, a, b)
+			if got, want := s.addrs(h).hash(), flowHash(a, b); got != want {
 				t.Errorf("%v - %v: stored form hashes to %#x, netip's to %#x", a, b, got, want)
 			}
 			if flowHash(a, b) != flowHash(b, a) {

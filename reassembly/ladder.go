@@ -283,5 +283,5 @@ func (c ref) buildLadder(f *Flow) {
 		return
 	}
 	f.ladder, f.LadderOmitted = l.flow(c.packets(Client) + c.packets(Server))
-	(*c.side).ladder = nil
+	c.side.ladder = nil
 }

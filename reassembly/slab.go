@@ -1,6 +1,9 @@
 package reassembly
 
-import "math/bits"
+import (
+	"math/bits"
+	"net/netip"
+)
 
 // A table keeps its conns in slabs it owns and reuses, not one allocation
 // each (issue 5): a conn holds no Go pointer, so the garbage collector
@@ -28,9 +31,15 @@ const (
 // collector scans an object only up to its last pointer, so it never reads
 // conns.
 type slab struct {
-	side  [slabLen]*connSide
-	zeek  [slabLen]zeekTracker
+	data  [slabLen]slotData
 	conns [slabLen]conn
+}
+
+// slotData is the part of a slot that the collector scans: the flow's
+// Zeek tracker and its side data, if any.
+type slotData struct {
+	side *connSide
+	zeek zeekTracker
 }
 
 // connSide is what a conn keeps beside it because it is a pointer: what
@@ -57,6 +66,10 @@ type slabs struct {
 	// its slots are handed out.
 	free []handle
 	used []uint16
+	// v6[i] holds the addresses of slab i's IPv6 endpoints (connAddrs),
+	// made for its first: a capture without IPv6 keeps none. It is not
+	// in the slab, whose conns it would move off their cache lines.
+	v6 []*[slabLen][2][16]byte
 	// open has bit i set when slab i has a free slot; no word below low
 	// has any bit set.
 	open []uint64
@@ -71,7 +84,47 @@ func (s *slabs) at(h handle) *conn { return &s.slabs[h>>slabBits].conns[h&slabMa
 func (s *slabs) ref(h handle, cs *census) ref {
 	b := s.slabs[h>>slabBits]
 	i := h & slabMask
-	return ref{conn: &b.conns[i], zeek: &b.zeek[i], side: &b.side[i], cs: cs}
+	r := ref{conn: &b.conns[i], slotData: &b.data[i], cs: cs}
+	if v6 := s.v6[h>>slabBits]; v6 != nil {
+		r.v6 = &v6[i]
+	}
+	return r
+}
+
+// addrs returns the endpoints of the flow in slot h.
+func (s *slabs) addrs(h handle) slotAddrs {
+	b := s.slabs[h>>slabBits]
+	i := h & slabMask
+	a := slotAddrs{c: &b.conns[i].addr}
+	if v6 := s.v6[h>>slabBits]; v6 != nil {
+		a.v6 = &v6[i]
+	}
+	return a
+}
+
+// setAddrs sets the endpoints of the flow in slot h, making room in its
+// slab for IPv6 addresses at the first.
+func (s *slabs) setAddrs(h handle, client, server netip.AddrPort) {
+	b := s.slabs[h>>slabBits]
+	i := h & slabMask
+	var a connAddrs
+	for side, ap := range [2]netip.AddrPort{client, server} {
+		ip := ap.Addr()
+		a.port[side], a.v4[side] = ap.Port(), ip.Is4()
+		if ip.Is4() {
+			a.ip4[side] = ip.As4()
+			continue
+		}
+		v6 := &s.v6[h>>slabBits]
+		if *v6 == nil {
+			*v6 = new([slabLen][2][16]byte)
+		}
+		(*v6)[i][side] = ip.As16()
+	}
+	// Stored whole, as the census copies it whole when the flow's first
+	// state changes, in the same packet: a copy of narrower stores just
+	// made would stall on them.
+	b.conns[i].addr = a
 }
 
 // alloc returns a free slot of the lowest slab that has one, adding a slab
@@ -109,11 +162,8 @@ func (s *slabs) lowestOpen() int {
 // core to flush its TLB. That was 4% of the CPU time of an audit on two
 // cores (perf, issue 5); a write first costs one fault per page.
 func prefault(sl *slab) {
-	for i := range sl.zeek {
-		sl.zeek[i].cur.active = false
-	}
-	for i := range sl.side {
-		sl.side[i] = nil
+	for i := range sl.data {
+		sl.data[i].side, sl.data[i].zeek.cur.active = nil, false
 	}
 }
 
@@ -125,6 +175,7 @@ func (s *slabs) grow() int {
 	prefault(sl)
 	s.free = append(s.free, 0)
 	s.used = append(s.used, 0)
+	s.v6 = append(s.v6, nil)
 	if i/64 == len(s.open) {
 		s.open = append(s.open, 0)
 	}
@@ -150,7 +201,7 @@ func (s *slabs) release(h handle) {
 	i := int(h >> slabBits)
 	b := s.slabs[i]
 	j := h & slabMask
-	b.side[j], b.zeek[j] = nil, zeekTracker{}
+	b.data[j] = slotData{}
 	b.conns[j].next, s.free[i] = s.free[i], h
 	s.open[i/64] |= 1 << (i % 64)
 	s.low = min(s.low, i/64)
@@ -158,8 +209,8 @@ func (s *slabs) release(h handle) {
 		return
 	}
 	for n := len(s.slabs); n > 1 && s.used[n-1] == 0 && s.used[n-2] == 0; n-- {
-		s.slabs[n-1] = nil
-		s.slabs, s.free, s.used = s.slabs[:n-1], s.free[:n-1], s.used[:n-1]
+		s.slabs[n-1], s.v6[n-1] = nil, nil
+		s.slabs, s.free, s.used, s.v6 = s.slabs[:n-1], s.free[:n-1], s.used[:n-1], s.v6[:n-1]
 		s.open[(n-1)/64] &^= 1 << ((n - 1) % 64)
 		if (n-1)%64 == 0 {
 			s.open = s.open[:(n-1)/64]
@@ -170,22 +221,31 @@ func (s *slabs) release(h handle) {
 // ref is a tracked conn with what it reaches in its slab rather than
 // through pointers of its own. It is built for each use (slabs.ref) and
 // not kept: a slab's slots stay put, but a slot is reused.
+//
+// It has four fields, no more: the compiler keeps a struct of up to four
+// in registers, and one of five went through memory at every call of a
+// method of ref, which cost a one-core audit 10%.
 type ref struct {
 	*conn
-	zeek *zeekTracker
-	side **connSide
+	*slotData
+	// v6 are the slot's IPv6 addresses, nil if its slab has none (see
+	// addrs).
+	v6 *[2][16]byte
 	// cs is told of every state change (census.go); nil in tests of the
 	// state machine alone.
 	cs *census
 }
 
+// addrs returns c's endpoints.
+func (c ref) addrs() slotAddrs { return slotAddrs{c: &c.addr, v6: c.v6} }
+
 // sideOnce returns c's side data for recording something, allocating
 // them at the first need.
 func (c ref) sideOnce() *connSide {
 	if !c.sided {
-		*c.side, c.sided = new(connSide), true
+		c.side, c.sided = new(connSide), true
 	}
-	return *c.side
+	return c.side
 }
 
 // sideData returns c's side data, or nil if it has none.
@@ -193,5 +253,5 @@ func (c ref) sideData() *connSide {
 	if !c.sided {
 		return nil
 	}
-	return *c.side
+	return c.side
 }

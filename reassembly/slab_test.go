@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -127,5 +128,43 @@ func TestSlabsAreGivenBackAfterABurst(t *testing.T) {
 	}
 	if n := len(tab.flows.tags); n > 16*minIndexSlots {
 		t.Errorf("after the burst, the index has %d slots for %d flows (the burst needed %d)", n, tab.flows.Len(), 50*slabLen)
+	}
+}
+
+// A slot keeps an IPv4 endpoint in its conn and an IPv6 one in its slab:
+// both must come back as they went in, an IPv4-mapped IPv6 address as
+// IPv6, and a slab that never held an IPv6 endpoint must keep no room
+// for one.
+func TestSlotAddrsRoundTrip(t *testing.T) {
+	var s slabs
+	v4 := s.alloc()
+	s.setAddrs(v4, netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"))
+	if s.v6[0] != nil {
+		t.Errorf("a slab of IPv4 flows made room for IPv6 addresses")
+	}
+	pairs := [][2]string{
+		{"10.0.0.1:40000", "10.0.0.2:80"},
+		{"[::ffff:10.0.0.1]:40000", "10.0.0.2:80"},
+		{"[2001:db8::1]:443", "[fe80::1]:0"},
+		{"10.9.9.9:1", "[2001:db8::7]:2"},
+	}
+	for _, p := range pairs {
+		client, server := netip.MustParseAddrPort(p[0]), netip.MustParseAddrPort(p[1])
+		h := s.alloc()
+		s.setAddrs(h, client, server)
+		a := s.addrs(h)
+		if a.get(Client) != client || a.get(Server) != server {
+			t.Errorf("%v - %v came back as %v - %v", client, server, a.get(Client), a.get(Server))
+		}
+		if f := a.full(); f.get(Client) != client || f.get(Server) != server {
+			t.Errorf("%v - %v: full form %v - %v", client, server, f.get(Client), f.get(Server))
+		}
+		if !a.joins(client, server) || !a.joins(server, client) {
+			t.Errorf("%v - %v: does not join its own 4-tuple", client, server)
+		}
+	}
+	// The IPv4 flow set before the slab made room is unchanged.
+	if a := s.addrs(v4); a.get(Client) != netip.MustParseAddrPort("10.0.0.1:40000") {
+		t.Errorf("the IPv4 flow's client is now %v", a.get(Client))
 	}
 }

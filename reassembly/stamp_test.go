@@ -16,8 +16,7 @@ func TestStampsKeepTimesExactly(t *testing.T) {
 		-1, -1000, 40 * 60 * 1e9, math.MaxInt64 - first, // neither
 	} {
 		for _, i := range []timeID{tFin + 1, tRTT} {
-			var side *connSide
-			c := ref{conn: &conn{first: first}, side: &side}
+			c := ref{conn: &conn{first: first}, slotData: new(slotData)}
 			want := c.base(i) + d
 			c.setTime(i, want)
 			if got := c.time(i); got != want {
@@ -38,8 +37,7 @@ func TestStampsKeepTimesExactly(t *testing.T) {
 func TestIndexesKeepValuesExactly(t *testing.T) {
 	const first = uint64(1) << 40
 	for _, v := range []uint64{0, 1, math.MaxUint32 - 1, math.MaxUint32, 1 << 32, math.MaxUint64} {
-		var side *connSide
-		c := ref{conn: &conn{firstIndex: first}, side: &side}
+		c := ref{conn: &conn{firstIndex: first}, slotData: new(slotData)}
 		if got := c.lastIndex(); got != first {
 			t.Errorf("last packet %d before any, want the first", got)
 		}
@@ -56,8 +54,7 @@ func TestIndexesKeepValuesExactly(t *testing.T) {
 		}
 	}
 	// A reader's packet numbers that go back.
-	var side *connSide
-	c := ref{conn: &conn{firstIndex: first}, side: &side}
+	c := ref{conn: &conn{firstIndex: first}, slotData: new(slotData)}
 	if c.setLastIndex(first - 1); c.lastIndex() != first-1 {
 		t.Errorf("last packet before the first read back as %d", c.lastIndex())
 	}

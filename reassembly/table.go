@@ -143,7 +143,7 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 	}
 
 	ch := t.recent
-	if ch == 0 || !t.slabs.at(ch).joins(seg.Src, seg.Dst) {
+	if ch == 0 || !t.slabs.addrs(ch).joins(seg.Src, seg.Dst) {
 		// Packets come in bursts per flow: skip the index when we can.
 		if h == 0 {
 			h = flowHash(seg.Src, seg.Dst)
@@ -171,7 +171,7 @@ func (t *Table) add(seg *capture.Segment, h uint64) {
 		x.maxBack = max(x.maxBack, back)
 	}
 	from := Client
-	if !c.addr.is(Client, seg.Src) {
+	if !c.addrs().is(Client, seg.Src) {
 		from = Server
 	}
 	c.add(seg, from, ts)
@@ -246,7 +246,7 @@ func (t *Table) States(fn func(addr netip.AddrPort, s State)) {
 			if st == TimeWait && now-c.timeWaitSince() >= int64(t.cfg.TimeWait) {
 				st = Closed
 			}
-			fn(c.addr.get(Side(side)), st)
+			fn(c.addrs().get(Side(side)), st)
 		}
 	})
 }
@@ -279,7 +279,7 @@ func (t *Table) OnSettled(fn func(Settled)) { t.settled = fn }
 func (t *Table) settle(c ref) {
 	c.settled = true
 	v, why := c.verdictNow(c.last(), &t.cfg)
-	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.addr.get(Client), Server: c.addr.get(Server),
+	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.addrs().get(Client), Server: c.addrs().get(Server),
 		Verdict: v, Reason: why, Time: nanoTime(c.last())})
 }
 
@@ -318,13 +318,15 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) handle {
 	t.nextID++
 	client, server, reason := t.roles(seg)
 	ch := t.slabs.alloc()
+	*t.slabs.at(ch) = conn{roles: reason, firstIndex: seg.Index, first: ts}
+	// Before the ref: an IPv6 flow may be the first of its slab, which
+	// then makes room for IPv6 addresses.
+	t.slabs.setAddrs(ch, client, server)
 	c := t.ref(ch)
-	*c.conn = conn{roles: reason, firstIndex: seg.Index, first: ts}
 	c.setID(t.nextID)
 	if !t.cfg.NoLadders {
 		c.sideOnce().ladder = new(ladder)
 	}
-	c.addr = addrsOf(client, server)
 	c.ends[Client].wscale, c.ends[Server].wscale = -1, -1
 	c.ends[Client].last, c.ends[Server].last = ts, ts // see conn.last
 	if !seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.RST) {
@@ -370,7 +372,7 @@ func (t *Table) touch(h handle, c *conn) {
 // slot; ev and key are for order.
 func (t *Table) finish(h handle, at int64, why string, ev flowEvent, key int64) {
 	c := t.ref(h)
-	t.flows.remove(c.hash(), h)
+	t.flows.remove(c.addrs().hash(), h)
 	if t.recent == h {
 		t.recent = 0
 	}

@@ -328,8 +328,7 @@ func TestCountersPastTheConn(t *testing.T) {
 	}
 
 	// 2^32 packets would take too long to send: start one short.
-	var side *connSide
-	r := ref{conn: &conn{}, side: &side}
+	r := ref{conn: &conn{}, slotData: new(slotData)}
 	r.ep[Server].Packets = math.MaxUint32
 	for range 2 {
 		if r.ep[Server].add(0, 0) {

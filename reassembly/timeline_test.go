@@ -14,8 +14,7 @@ func TestTimelineRoundTrip(t *testing.T) {
 	const first = 1_773_480_413_123_456_789
 	sinces := []int64{0, 1, 999, 1000, 1001, 250_000, 60_000_000_000, 1 << 40, -1, -1000,
 		math.MaxInt64 - first, math.MinInt64 + first}
-	var x *connSide
-	c := ref{conn: &conn{first: first}, side: &x}
+	c := ref{conn: &conn{first: first}, slotData: new(slotData)}
 	var want []Transition
 	for i, since := range sinces {
 		for st := Unknown; st <= LastAck; st++ {
@@ -39,8 +38,7 @@ func TestTimelineRoundTrip(t *testing.T) {
 // same time.
 func TestTimelineInline(t *testing.T) {
 	const first = 1_773_480_413_123_456_000
-	var x *connSide
-	c := ref{conn: &conn{first: first}, side: &x}
+	c := ref{conn: &conn{first: first}, slotData: new(slotData)}
 	var want []Transition
 	add := func(since int64, side Side, st State) {
 		c.appendTimeline(since, side, st)

@@ -257,7 +257,7 @@ type zeekTracker struct {
 // add follows seg, sent by the flow's end from at time t; first is the
 // flow's first packet number and addrs are its ends' addresses, which the
 // records name.
-func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, first uint64, addrs *flowAddrs) {
+func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, first uint64, addrs slotAddrs) {
 	r := &z.cur
 	if r.active && (r.expired(t) || r.isReuse(seg)) {
 		z.finishRecord(first, addrs)
@@ -272,7 +272,7 @@ func (z *zeekTracker) add(seg *capture.Segment, from Side, t int64, first uint64
 
 // finishRecord ends the current record; first is the flow's first packet
 // number (see record).
-func (z *zeekTracker) finishRecord(first uint64, addrs *flowAddrs) {
+func (z *zeekTracker) finishRecord(first uint64, addrs slotAddrs) {
 	m := z.cur.moreOnce()
 	if len(m.done) < zeekMaxRecords {
 		m.done = append(m.done, z.cur.record(first, addrs))
@@ -283,7 +283,7 @@ func (z *zeekTracker) finishRecord(first uint64, addrs *flowAddrs) {
 // records returns every record, ending the current one; first is the
 // flow's first packet number. A flow with one record, as most have, gets
 // it appended to room rather than to a zeekMore allocated for it.
-func (z *zeekTracker) records(first uint64, addrs *flowAddrs, room []ZeekRecord) []ZeekRecord {
+func (z *zeekTracker) records(first uint64, addrs slotAddrs, room []ZeekRecord) []ZeekRecord {
 	if m := z.cur.more; m == nil || len(m.done) == 0 {
 		if !z.cur.active {
 			return nil
@@ -299,7 +299,7 @@ func (z *zeekTracker) records(first uint64, addrs *flowAddrs, room []ZeekRecord)
 
 // record returns r as a row; first is the flow's first packet number, which
 // is r's if r is the flow's first record.
-func (r *zRecord) record(first uint64, addrs *flowAddrs) ZeekRecord {
+func (r *zRecord) record(first uint64, addrs slotAddrs) ZeekRecord {
 	if m := r.more; m != nil && len(m.done) > 0 {
 		first = m.firstIndex
 	}
