@@ -151,13 +151,13 @@ func (c *conn) handshake() Handshake {
 	switch {
 	case c.handshakeDone():
 		return HandshakeComplete
-	case c.refused:
+	case c.is(refused):
 		return HandshakeRefused
 	case !cl.has(sawSYN):
 		return HandshakeNotSeen
 	case c.synAckSeen():
 		return HandshakeSynAckUnacked
-	case c.synAckMissing || c.ackMissing:
+	case c.is(synAckMissing) || c.is(ackMissing):
 		return HandshakeComplete
 	case cl.state == SynSent || !sv.has(seen):
 		return HandshakeSynUnanswered
@@ -188,7 +188,7 @@ func (c ref) verdict(f *Flow, at int64, cfg *Config) (Verdict, string) {
 		by, peer := rst.by, rst.by.Reverse()
 		f.ResetBy = PartyOf(by)
 		switch {
-		case c.refused:
+		case c.is(refused):
 			return Refused, t.s("SYN answered with RST after ").dur(rst.time-c.time(tSyn)).
 				s(" (").count(f.Client().SYNs, "SYN").s(" sent): nothing listening, or a REJECT rule").String()
 		case rst.afterClose:
@@ -317,7 +317,7 @@ func (c ref) notes(f *Flow, at int64) {
 	if f.RolesInferred {
 		add("no SYN captured: client and server inferred from the %s", f.RoleReason)
 	}
-	if c.synAckMissing {
+	if c.is(synAckMissing) {
 		add("the client acknowledged a SYN-ACK that was not captured (one-way capture?)")
 	}
 	if x.synSentRejects > 0 {
@@ -333,7 +333,7 @@ func (c ref) notes(f *Flow, at int64) {
 		add("the %s, in SYN_SENT with no SYN-ACK captured, sent the ACK bit with ack 0: that acknowledges nothing, so it completes no handshake (and a FIN with it closes nothing)",
 			c.zeroAck)
 	}
-	if c.ackMissing {
+	if c.is(ackMissing) {
 		add("the server sent data before the handshake's last ACK was captured")
 	}
 	if cl, sv := &c.ends[Client], &c.ends[Server]; cl.has(seen) != sv.has(seen) && (cl.has(ackValid) || sv.has(ackValid)) {

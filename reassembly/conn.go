@@ -52,22 +52,15 @@ type conn struct {
 	id, lastOff uint32
 
 	addr  connAddrs
-	flags [2]flagCounts
+	flags flagCounts
 
 	// Whether a SYN-ACK was seen and the handshake done are whether
 	// times tSynAck and tRTT are set (see synAckSeen).
-	synAckMissing bool // the client acknowledged a SYN-ACK we never saw
-	refused       bool
-	settled       bool  // Table.OnSettled was told of it
-	zeroAck       Party // see below
-	activeCloser  Party // the Flow's ActiveCloser, Nobody until a FIN
-	ackMissing    bool  // a SYN_RECV end sent data: the ACK was not captured
-	roles         roleReason
-	list          listID // the recency list it is on
-	// sided says the flow has side data (ref.sideOnce): the common flow's
-	// packets and end need not read the slab's side array to learn that
-	// it has none.
-	sided bool
+	facts        connFacts
+	zeroAck      Party // see below
+	activeCloser Party // the Flow's ActiveCloser, Nobody until a FIN
+	roles        roleReason
+	list         listID // the recency list it is on
 	// tl is the Flow's Timeline, encoded (appendTransition), its first ntl
 	// bytes; a longer one is in the side data (ntl is then tlSide).
 	ntl uint8
@@ -76,6 +69,27 @@ type conn struct {
 	// captured, sent the ACK bit with ack 0: it acknowledges nothing
 	// (Nobody if none).
 }
+
+// connFacts are what is known of a flow, yes or no, a bit each: as
+// bools they took four bytes more of every conn (issue 5's memory per
+// flow).
+type connFacts uint8
+
+const (
+	synAckMissing connFacts = 1 << iota // the client acknowledged a SYN-ACK we never saw
+	refused                             // an end in SYN-SENT took a RST before any SYN-ACK
+	settled                             // Table.OnSettled was told of it
+	ackMissing                          // a SYN_RECV end sent data: the ACK was not captured
+	// sided says the flow has side data (ref.sideOnce): the common flow's
+	// packets and end need not read the slab's side array to learn that
+	// it has none.
+	sided
+)
+
+// is reports whether f is known of c.
+func (c *conn) is(f connFacts) bool { return c.facts&f != 0 }
+
+func (c *conn) mark(f connFacts) { c.facts |= f }
 
 // last returns the time of the flow's latest packet: its ends' latest,
 // as the table's times never go back (an end's last is first until it
@@ -228,10 +242,19 @@ type oddities struct {
 // carries in its flow's side data (wideFields.high).
 type endCounts struct{ Packets, Bytes, WireBytes uint32 }
 
-// flagCounts count an end's SYNs, FINs and RSTs (flagSYN, flagFIN,
-// flagRST) in 8 bits: more than 255 of one is for broken or hostile flows,
-// which count the rest in their side data (wideFields.flags).
+// flagCounts count each end's SYNs, FINs and RSTs (flagSYN, flagFIN,
+// flagRST) in 4 bits, byte k holding the client's count of k in its low
+// half and the server's in its high half: more than 15 of one is for SYNs
+// retransmitted to a silent peer or broken or hostile flows, which count
+// the rest in their side data (wideFields.flags). Three bytes, not six, of
+// every conn (issue 5's memory per flow).
 type flagCounts [3]uint8
+
+// flagMax is the most of one kind flagCounts holds.
+const flagMax = 15
+
+// get returns end side's count of kind k.
+func (f *flagCounts) get(side Side, k int) uint8 { return f[k] >> (4 * side) & flagMax }
 
 const (
 	flagSYN = iota
@@ -337,11 +360,11 @@ func (c ref) carry(from Side, plen, wire uint32) {
 
 // bump adds one to end from's count of flag k.
 func (c ref) bump(from Side, k int) {
-	if n := &c.flags[from][k]; *n != math.MaxUint8 {
-		*n++
+	if c.flags.get(from, k) != flagMax {
+		c.flags[k] += 1 << (4 * from)
 		return
 	}
-	if n := &c.wideOnce().flags[from][k]; *n != math.MaxUint32-math.MaxUint8 {
+	if n := &c.wideOnce().flags[from][k]; *n != math.MaxUint32-flagMax {
 		*n++
 	}
 }
@@ -445,7 +468,7 @@ const (
 // hour apart, TestTimelineInline: stamps keep later times in the side
 // data); tlSide in conn.ntl says the timeline outgrew it.
 const (
-	timelineInline = 26
+	timelineInline = 25
 	tlSide         = 0xff
 )
 
@@ -531,13 +554,12 @@ func (c ref) flow(f *Flow) {
 	f.RTT, f.ActiveCloser = time.Duration(c.time(tRTT)), c.activeCloser
 	x, w := c.oddities(), c.wideData()
 	for side := range f.Ends {
-		e, n, fl, r, tr := &f.Ends[side], &c.ep[side], &c.flags[side], &x.ends[side], &c.ends[side]
+		e, n, r, tr := &f.Ends[side], &c.ep[side], &x.ends[side], &c.ends[side]
 		h, hf := &w.high[side], &w.flags[side]
 		e.Addr, e.ISN, e.SawSYN = c.addrs().get(Side(side)), uint32(tr.isn), tr.has(sawSYN)
 		e.Packets, e.Bytes, e.WireBytes = wide(n.Packets, h.Packets), wide(n.Bytes, h.Bytes), wide(n.WireBytes, h.WireBytes)
-		e.SYNs = uint64(fl[flagSYN]) + uint64(hf[flagSYN])
-		e.FINs = uint64(fl[flagFIN]) + uint64(hf[flagFIN])
-		e.RSTs = uint64(fl[flagRST]) + uint64(hf[flagRST])
+		fl := func(k int) uint64 { return uint64(c.flags.get(Side(side), k)) + uint64(hf[k]) }
+		e.SYNs, e.FINs, e.RSTs = fl(flagSYN), fl(flagFIN), fl(flagRST)
 		e.Retransmits, e.KeepAlives, e.ZeroWindowProbes = r.Retransmits, r.KeepAlives, r.ZeroWindowProbes
 		e.Duplicates, e.OutOfOrder = r.Duplicates, r.OutOfOrder
 	}
@@ -633,7 +655,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 	if s.state == SynRecv && seg.PayloadLen > 0 && !fl.Has(capture.SYN) {
 		// Data from SYN-RECEIVED: the handshake's last ACK was not captured
 		// (one-way capture), or TCP Fast Open let the server speak first.
-		c.ackMissing = true
+		c.mark(ackMissing)
 		c.setState(from, Established, t)
 		if r.state == SynSent || r.state == Unknown {
 			c.setState(to, Established, t)
@@ -753,7 +775,7 @@ func (c ref) onACK(seg *capture.Segment, from Side, t int64) {
 	case (s.state == SynSent || s.state == Unknown) && r.has(sawSYN) && r.isn.LessThan(a):
 		c.setState(from, Established, t)
 	case s.state == SynSent && !r.has(sawSYN) && a != 0:
-		c.synAckMissing = true
+		c.mark(synAckMissing)
 		c.setState(from, Established, t)
 	case s.state == SynSent && !r.has(sawSYN):
 		// Ack 0 would acknowledge an ISN of 2^32-1, a 1 in 2^32 chance:
@@ -874,7 +896,7 @@ func (c ref) onRST(seg *capture.Segment, from Side, t int64) {
 		x.rst = rstInfo{accepted: true, by: from, time: t, peerRepeats: r.runRepeats, silence: silence,
 			afterClose: s.has(finAcked) && r.has(finAcked)}
 		if r.state == SynSent && !c.synAckSeen() {
-			c.refused = true
+			c.mark(refused)
 		}
 	}
 	r.runRepeats = 0

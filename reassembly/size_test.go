@@ -6,30 +6,30 @@ import (
 	"unsafe"
 )
 
-// A conn is in every open flow's slot of its table's slabs (slab.go),
-// with the flow's zeekTracker and a pointer to its side data: 408 bytes a
-// slot, where a conn was a 640-byte allocation and its timeline another.
-// There is no size class to fill, but a slab is a whole number of 8 KB
-// pages: a slot costs its size rounded up to 32 bytes (8 KB / slabLen),
-// each step of which costs every open flow (issue 5's memory per flow).
-// Fields are ordered by size in conn, endTrack, zEnd and zRecord for this;
-// a tracked flow has no Flow (conn keeps what the Flow needs, which
-// finalize copies); the index keeps no key (the conn's addresses are its
-// key, kept without netip's pointers, an IPv4 one in 4 bytes and an
-// IPv6 one in its slab: connAddrs), the Zeek records none of the
-// addresses, the timeline of most flows fits in the conn (times from the
-// transition before), counters are 32 bits (8 for flags), as are the ID
-// and the last packet number (from the first), times other than the first
-// are 32-bit stamps (stamp.go; the last is the ends'), with what goes past
-// in the side data, flags that a time being set says are not kept, an
-// end's yes-or-no facts are a bit each (endFacts), and the ladder and
-// what only unusual flows need (oddities, with the RST that ended the flow
-// and the counters of retransmissions and the like, sequence holes, a long
-// timeline) are in the side data, allocated at the first such event. A
-// field that must be added needs room made elsewhere, or belongs in the
-// side data if it is rare.
+// A conn is in every open flow's slot of its table's slabs (slab.go), with
+// the flow's zeekTracker and a pointer to its side data: 400 bytes a slot,
+// where a conn was a 640-byte allocation and its timeline another. There is
+// no size class to fill, but a slab is a whole number of 8 KB pages: a slot
+// costs its size rounded up to 32 bytes (8 KB / slabLen), each step of
+// which costs every open flow (issue 5's memory per flow). Fields are
+// ordered by size in conn, endTrack, zEnd and zRecord for this; a tracked
+// flow has no Flow (conn keeps what the Flow needs, which finalize copies);
+// the index keeps no key (the conn's addresses are its key, kept without
+// netip's pointers, an IPv4 one in 4 bytes and an IPv6 one in its slab:
+// connAddrs), the Zeek records none of the addresses, the timeline of most
+// flows fits in the conn (times from the transition before), counters are
+// 32 bits (4 for flags), as are the ID and the last packet number (from the
+// first), times other than the first are 32-bit stamps (stamp.go; the last
+// is the ends'), with what goes past in the side data, flags that a time
+// being set says are not kept, a flow's and an end's yes-or-no facts are a
+// bit each (connFacts, endFacts), and the ladder and what only unusual
+// flows need (oddities, with the RST that ended the flow and the counters
+// of retransmissions and the like, sequence holes, a long timeline) are in
+// the side data, allocated at the first such event. A field that must be
+// added needs room made elsewhere, or belongs in the side data if it is
+// rare.
 func TestConnSize(t *testing.T) {
-	const connLimit, slotLimit = 256, 408
+	const connLimit, slotLimit = 248, 400
 	n := unsafe.Sizeof(conn{})
 	if n > connLimit {
 		t.Errorf("a conn is %d bytes, over %d (endTrack %d)", n, connLimit, unsafe.Sizeof(endTrack{}))

@@ -242,15 +242,16 @@ func (c ref) addrs() slotAddrs { return slotAddrs{c: &c.addr, v6: c.v6} }
 // sideOnce returns c's side data for recording something, allocating
 // them at the first need.
 func (c ref) sideOnce() *connSide {
-	if !c.sided {
-		c.side, c.sided = new(connSide), true
+	if !c.is(sided) {
+		c.side = new(connSide)
+		c.mark(sided)
 	}
 	return c.side
 }
 
 // sideData returns c's side data, or nil if it has none.
 func (c ref) sideData() *connSide {
-	if !c.sided {
+	if !c.is(sided) {
 		return nil
 	}
 	return c.side

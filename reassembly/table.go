@@ -277,7 +277,7 @@ func (t *Table) OnSettled(fn func(Settled)) { t.settled = fn }
 
 // settle tells OnSettled's receiver that c settled.
 func (t *Table) settle(c ref) {
-	c.settled = true
+	c.mark(settled)
 	v, why := c.verdictNow(c.last(), &t.cfg)
 	t.settled(Settled{FirstIndex: c.firstIndex, Client: c.addrs().get(Client), Server: c.addrs().get(Server),
 		Verdict: v, Reason: why, Time: nanoTime(c.last())})
@@ -361,7 +361,7 @@ func (t *Table) touch(h handle, c *conn) {
 	if l.tail == h {
 		return // the common case: the same flow again
 	}
-	if l == &t.done && c.list != listDone && t.settled != nil && !c.settled {
+	if l == &t.done && c.list != listDone && t.settled != nil && !c.is(settled) {
 		t.settle(t.ref(h))
 	}
 	t.list(c).remove(&t.slabs, h, c)
