@@ -126,9 +126,10 @@ func addrsOf(client, server netip.AddrPort) flowAddrs {
 }
 
 // get returns the endpoint of side s.
-func (a *flowAddrs) get(s Side) netip.AddrPort {
-	return slotAddrs{c: &a.connAddrs, v6: &a.v6}.get(s)
-}
+func (a *flowAddrs) get(s Side) netip.AddrPort { return a.slot().get(s) }
+
+// slot returns a's endpoints in the form a slot gives them.
+func (a *flowAddrs) slot() slotAddrs { return slotAddrs{c: &a.connAddrs, v6: &a.v6} }
 
 // connAddrs are a tracked flow's two endpoints, by Side, as its conn
 // keeps them: an IPv4 address in place, an IPv6 one in the slab
@@ -628,7 +629,7 @@ func (c ref) add(seg *capture.Segment, from Side, t int64) {
 		c.bump(from, flagRST)
 	}
 	c.recordLadder(seg, from, t)
-	c.zeek.add(seg, from, t, c.firstIndex, c.addrs())
+	c.zeek.add(seg, from, t-c.first, c.firstIndex, c.addrs())
 	c.setLastIndex(seg.Index)
 	if s.isDuplicate(seg, t) {
 		c.oddOnce().ends[from].Duplicates++
