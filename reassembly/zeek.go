@@ -96,7 +96,10 @@ type zEnd struct {
 	// rels are e's relative sequence numbers (see zRel), 64-bit in Zeek
 	// (they count wraps), kept here while they fit in an int32 and in
 	// x.wide from the first that does not (2 GB sent in one direction).
-	rels        [zRels]int32
+	// A SYN sets relHistSYN to its own relative number, which is 0 when
+	// it starts e's sequence numbers, as all but odd SYNs do (after a
+	// RST, say): it is not kept here, but is 0 until x.wide (compact).
+	rels        [zRelsKept]int32
 	state, prev zState
 	didClose    bool
 	fin         bool // FIN_cnt > 0
@@ -107,15 +110,25 @@ type zRel uint8
 
 const (
 	relFIN     zRel = iota // one past the FIN
-	relHistSYN             // hist_last_SYN
 	relHistFIN             // hist_last_FIN
 	relHistRST             // hist_last_RST
 	// Reassembler state: relDelivered is last_reassem_seq, relTrim is
 	// trim_seq.
 	relDelivered
 	relTrim
+	// relHistSYN is hist_last_SYN, which zEnd.rels does not keep.
+	relHistSYN
 	zRels
+	zRelsKept = relHistSYN // those zEnd.rels keeps
 )
+
+// compact reports whether e.rels keeps v as relative sequence number i.
+func compact(i zRel, v uint64) bool {
+	if i == relHistSYN {
+		return v == 0
+	}
+	return int64(v) == int64(int32(v))
+}
 
 // zEndMore is what only unusual endpoints need: relative sequence numbers
 // past an int32, sequence numbers that wrapped, the counters of
@@ -165,13 +178,16 @@ func (r *zRecord) rel(e *zEnd, i zRel) uint64 {
 	if x := r.x(e); x != nil && x.wide != nil {
 		return x.wide[i]
 	}
+	if i == relHistSYN {
+		return 0
+	}
 	return uint64(int64(e.rels[i]))
 }
 
 // setRel sets e's relative sequence number i to v, moving them all to
-// x.wide if v does not fit in an int32.
+// x.wide if e.rels cannot keep v (compact).
 func (r *zRecord) setRel(e *zEnd, i zRel, v uint64) {
-	if r.more == nil && int64(v) == int64(int32(v)) {
+	if r.more == nil && i < zRelsKept && compact(i, v) {
 		e.rels[i] = int32(v) // what most flows do for every packet
 		return
 	}
@@ -181,8 +197,10 @@ func (r *zRecord) setRel(e *zEnd, i zRel, v uint64) {
 func (r *zRecord) setRelMore(e *zEnd, i zRel, v uint64) {
 	x := r.x(e)
 	if x == nil || x.wide == nil {
-		if int64(v) == int64(int32(v)) {
-			e.rels[i] = int32(v)
+		if compact(i, v) {
+			if i < zRelsKept {
+				e.rels[i] = int32(v)
+			}
 			return
 		}
 		w := new([zRels]uint64)

@@ -15,21 +15,30 @@ import (
 )
 
 // Relative sequence numbers are kept in 32 bits until one does not fit;
-// then all of them move to 64 bits, unchanged.
+// then all of them move to 64 bits, unchanged. relHistSYN is kept only
+// there, and is 0 until then.
 func TestZeekRelWide(t *testing.T) {
-	var r zRecord
-	e := &r.ep[1]
-	r.setRel(e, relDelivered, 1)
-	r.setRel(e, relHistSYN, ^uint64(0)) // an underflow: -1, still compact
-	if r.more != nil {
-		t.Fatal("compact values allocated")
-	}
-	big := uint64(1)<<32 + 5 // after a wrap
-	r.setRel(e, relTrim, big)
-	want := map[zRel]uint64{relDelivered: 1, relHistSYN: ^uint64(0), relTrim: big, relFIN: 0}
-	for i, v := range want {
-		if got := r.rel(e, i); got != v {
-			t.Errorf("rel %d = %#x, want %#x", i, got, v)
+	for _, wide := range []struct {
+		i zRel
+		v uint64
+	}{{relTrim, 1<<32 + 5}, {relHistSYN, 7}} { // after a wrap; a SYN after a RST
+		var r zRecord
+		e := &r.ep[1]
+		r.setRel(e, relDelivered, 1)
+		r.setRel(e, relHistRST, ^uint64(0)) // an underflow: -1, still compact
+		r.setRel(e, relHistSYN, 0)
+		if r.more != nil {
+			t.Fatal("compact values allocated")
+		}
+		r.setRel(e, wide.i, wide.v)
+		if r.x(e) == nil || r.x(e).wide == nil {
+			t.Errorf("rel %d = %#x kept in 32 bits", wide.i, wide.v)
+		}
+		want := map[zRel]uint64{relDelivered: 1, relHistRST: ^uint64(0), relHistSYN: 0, relFIN: 0, wide.i: wide.v}
+		for i, v := range want {
+			if got := r.rel(e, i); got != v {
+				t.Errorf("rel %d = %#x, want %#x", i, got, v)
+			}
 		}
 	}
 }
