@@ -19,10 +19,13 @@ import (
 // slab is never handed out).
 type handle uint32
 
-// slabBits is log2 of the conns per slab: 256 conns, 112 KB (14 pages), so that
-// a small capture's table stays small and a large one grows in few steps.
+// slabBits is log2 of the conns per slab: 512 conns, 184 KB (23 pages),
+// so that a small capture's table stays small and a large one grows in
+// few steps, and so that the slots fill whole pages: a slab is a whole
+// number of 8 KB pages, and at 256 slots of 368 bytes the pages' last
+// half was 16 bytes a slot of nothing (TestConnSize).
 const (
-	slabBits = 8
+	slabBits = 9
 	slabLen  = 1 << slabBits
 	slabMask = slabLen - 1
 )

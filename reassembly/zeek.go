@@ -45,7 +45,7 @@ const (
 	zeekInactivity   = int64(5 * time.Minute) // tcp_inactivity_timeout
 	zeekTooLargeSeq  = 1048576                // TOO_LARGE_SEQ_DELTA
 	zeekMaxBlocks    = 8                      // out-of-order blocks kept
-	zeekHistInline   = 16                     // history kept in the record; real ones are shorter
+	zeekHistInline   = 12                     // history kept in the record; real ones are shorter
 	zeekHistMax      = 128                    // history kept per record, a memory bound
 	zeekMaxRecords   = 256                    // records kept per flow, a memory bound
 )
@@ -96,9 +96,11 @@ type zEnd struct {
 	// rels are e's relative sequence numbers (see zRel), 64-bit in Zeek
 	// (they count wraps), kept here while they fit in an int32 and in
 	// x.wide from the first that does not (2 GB sent in one direction).
-	// A SYN sets relHistSYN to its own relative number, which is 0 when
-	// it starts e's sequence numbers, as all but odd SYNs do (after a
-	// RST, say): it is not kept here, but is 0 until x.wide (compact).
+	// Two are implied until then, not kept (compact): a SYN sets
+	// relHistSYN to its own relative number, which is 0 when it starts
+	// e's sequence numbers, as all but odd SYNs do (after a RST, say);
+	// a FIN sets relFIN one past itself, which is relHistFIN+1 unless it
+	// also had a SYN or RST (which leave relHistFIN alone).
 	rels        [zRelsKept]int32
 	state, prev zState
 	didClose    bool
@@ -109,22 +111,27 @@ type zEnd struct {
 type zRel uint8
 
 const (
-	relFIN     zRel = iota // one past the FIN
-	relHistFIN             // hist_last_FIN
+	relHistFIN zRel = iota // hist_last_FIN
 	relHistRST             // hist_last_RST
 	// Reassembler state: relDelivered is last_reassem_seq, relTrim is
 	// trim_seq.
 	relDelivered
 	relTrim
-	// relHistSYN is hist_last_SYN, which zEnd.rels does not keep.
+	// zEnd.rels does not keep relFIN, one past the FIN, nor relHistSYN,
+	// hist_last_SYN.
+	relFIN
 	relHistSYN
 	zRels
-	zRelsKept = relHistSYN // those zEnd.rels keeps
+	zRelsKept = relFIN // those zEnd.rels keeps
 )
 
-// compact reports whether e.rels keeps v as relative sequence number i.
-func compact(i zRel, v uint64) bool {
-	if i == relHistSYN {
+// compact reports whether e.rels keeps v as relative sequence number i,
+// or implies it.
+func (e *zEnd) compact(i zRel, v uint64) bool {
+	switch i {
+	case relFIN:
+		return v == uint64(int64(e.rels[relHistFIN]))+1
+	case relHistSYN:
 		return v == 0
 	}
 	return int64(v) == int64(int32(v))
@@ -178,7 +185,10 @@ func (r *zRecord) rel(e *zEnd, i zRel) uint64 {
 	if x := r.x(e); x != nil && x.wide != nil {
 		return x.wide[i]
 	}
-	if i == relHistSYN {
+	switch i {
+	case relFIN:
+		return uint64(int64(e.rels[relHistFIN])) + 1
+	case relHistSYN:
 		return 0
 	}
 	return uint64(int64(e.rels[i]))
@@ -187,7 +197,7 @@ func (r *zRecord) rel(e *zEnd, i zRel) uint64 {
 // setRel sets e's relative sequence number i to v, moving them all to
 // x.wide if e.rels cannot keep v (compact).
 func (r *zRecord) setRel(e *zEnd, i zRel, v uint64) {
-	if r.more == nil && i < zRelsKept && compact(i, v) {
+	if r.more == nil && i < zRelsKept && e.compact(i, v) {
 		e.rels[i] = int32(v) // what most flows do for every packet
 		return
 	}
@@ -197,7 +207,7 @@ func (r *zRecord) setRel(e *zEnd, i zRel, v uint64) {
 func (r *zRecord) setRelMore(e *zEnd, i zRel, v uint64) {
 	x := r.x(e)
 	if x == nil || x.wide == nil {
-		if compact(i, v) {
+		if e.compact(i, v) {
 			if i < zRelsKept {
 				e.rels[i] = int32(v)
 			}

@@ -15,18 +15,24 @@ import (
 )
 
 // Relative sequence numbers are kept in 32 bits until one does not fit;
-// then all of them move to 64 bits, unchanged. relHistSYN is kept only
-// there, and is 0 until then.
+// then all of them move to 64 bits, unchanged. relHistSYN and relFIN are
+// kept only there, and implied until then: 0 and relHistFIN+1.
 func TestZeekRelWide(t *testing.T) {
 	for _, wide := range []struct {
 		i zRel
 		v uint64
-	}{{relTrim, 1<<32 + 5}, {relHistSYN, 7}} { // after a wrap; a SYN after a RST
+	}{
+		{relTrim, 1<<32 + 5}, // after a wrap
+		{relHistSYN, 7},      // a SYN after a RST
+		{relFIN, 9},          // a FIN with a RST
+	} {
 		var r zRecord
 		e := &r.ep[1]
 		r.setRel(e, relDelivered, 1)
 		r.setRel(e, relHistRST, ^uint64(0)) // an underflow: -1, still compact
 		r.setRel(e, relHistSYN, 0)
+		r.setRel(e, relHistFIN, 41)
+		r.setRel(e, relFIN, 42)
 		if r.more != nil {
 			t.Fatal("compact values allocated")
 		}
@@ -34,7 +40,8 @@ func TestZeekRelWide(t *testing.T) {
 		if r.x(e) == nil || r.x(e).wide == nil {
 			t.Errorf("rel %d = %#x kept in 32 bits", wide.i, wide.v)
 		}
-		want := map[zRel]uint64{relDelivered: 1, relHistRST: ^uint64(0), relHistSYN: 0, relFIN: 0, wide.i: wide.v}
+		want := map[zRel]uint64{relDelivered: 1, relHistRST: ^uint64(0), relHistSYN: 0, relHistFIN: 41, relFIN: 42,
+			wide.i: wide.v}
 		for i, v := range want {
 			if got := r.rel(e, i); got != v {
 				t.Errorf("rel %d = %#x, want %#x", i, got, v)
