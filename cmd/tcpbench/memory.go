@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"runtime"
 	"time"
 	"unsafe"
@@ -24,12 +25,15 @@ func heapAfterGC() uint64 {
 // perFlow measures the heap held per concurrently open flow: n connections
 // complete their handshakes and exchange data, none closes, and the table
 // holds all of them at once; once as the command keeps them for text,
-// json, csv and zeek reports, once with the ladders md and html draw.
+// json, csv and zeek reports, once with the ladders md and html draw, and
+// once with IPv6 addresses, which a slot does not keep in place.
 func perFlow(w io.Writer, n int) {
 	for _, c := range []struct {
 		formats   string
 		noLadders bool
-	}{{"text, json, csv, zeek", true}, {"md, html (ladders)", false}} {
+		ipv6      bool
+	}{{"text, json, csv, zeek", true, false}, {"md, html (ladders)", false, false},
+		{"text, json, csv, zeek, IPv6 flows", true, true}} {
 		cfg := reassembly.DefaultConfig()
 		cfg.NoLadders = c.noLadders
 		before := heapAfterGC()
@@ -40,6 +44,9 @@ func perFlow(w io.Writer, n int) {
 		})
 		var seg capture.Segment
 		for s.Next(&seg) {
+			if c.ipv6 {
+				seg.Src, seg.Dst = ipv6(seg.Src), ipv6(seg.Dst)
+			}
 			t.Add(&seg)
 		}
 		held := heapAfterGC() - before
@@ -51,6 +58,14 @@ func perFlow(w io.Writer, n int) {
 	// below) is built when the flow is handed out.
 	fmt.Fprintf(w, "  all of it tracking state; the %d-byte Flow result is built only when a flow ends\n",
 		unsafe.Sizeof(reassembly.Flow{}))
+}
+
+// ipv6 returns ap with its IPv4 address moved into 2001:db8::/96.
+func ipv6(ap netip.AddrPort) netip.AddrPort {
+	a := [16]byte{0x20, 0x01, 0x0d, 0xb8}
+	v4 := ap.Addr().As4()
+	copy(a[12:], v4[:])
+	return netip.AddrPortFrom(netip.AddrFrom16(a), ap.Port())
 }
 
 // mix weights a single ending.
