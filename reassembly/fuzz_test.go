@@ -11,7 +11,8 @@ import (
 
 // fuzzRecord is the size of one segment in FuzzTable's input:
 //
-//	byte 0   bit 0: direction (0 client to server); bits 1-2: which of 4 tuples
+//	byte 0   bit 0: direction (0 client to server); bits 1-2: which of the 4
+//	         tuples (fuzzTuples)
 //	byte 1   TCP flags
 //	byte 2-3 seq offset from the sender's next sequence number (int16)
 //	byte 4   ack offset from the receiver's next sequence number (int8)
@@ -20,6 +21,17 @@ import (
 //	byte 7   window / 256 (0 is a zero window); the top bit instead XORs the
 //	         seq with a random-looking value (blind RSTs, wild SYNs)
 const fuzzRecord = 8
+
+// fuzzTuples are the client and server of fuzzSegments' four tuples: two
+// IPv4 ones, an IPv6 one (whose addresses a slot keeps in its slab), and
+// the first one's client in its IPv4-mapped IPv6 form, another endpoint
+// that hashes apart and must stay apart (connAddrs).
+var fuzzTuples = [4][2]netip.AddrPort{
+	{netip.MustParseAddrPort("10.0.0.1:40000"), testServer},
+	{netip.MustParseAddrPort("10.0.0.2:40000"), testServer},
+	{netip.MustParseAddrPort("[2001:db8::3]:40000"), netip.MustParseAddrPort("[2001:db8::2]:80")},
+	{netip.MustParseAddrPort("[::ffff:10.0.0.1]:40000"), testServer},
+}
 
 // fuzzSegments decodes FuzzTable's input. Each tuple's client starts at ISN
 // 0xffffff00, so that long inputs cross the 2^32 wrap.
@@ -33,12 +45,12 @@ func fuzzSegments(data []byte) []capture.Segment {
 	for i := 0; i+fuzzRecord <= len(data); i += fuzzRecord {
 		r := data[i : i+fuzzRecord]
 		dir, tup := int(r[0]&1), int(r[0]>>1&3)
-		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + tup)}), 40000)
+		cli, srv := fuzzTuples[tup][0], fuzzTuples[tup][1]
 		s := capture.Segment{Index: uint64(len(segs) + 1), Flags: capture.Flags(r[1]), WScale: -1,
 			PayloadLen: uint32(r[5]), Window: uint16(r[7]&0x7f) << 8}
-		s.Src, s.Dst = cli, testServer
+		s.Src, s.Dst = cli, srv
 		if dir == 1 {
-			s.Src, s.Dst = testServer, cli
+			s.Src, s.Dst = srv, cli
 		}
 		s.Seq = nxt[tup][dir] + uint32(int32(int16(binary.BigEndian.Uint16(r[2:4]))))
 		if r[7]&0x80 != 0 {
