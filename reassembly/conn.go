@@ -3,7 +3,6 @@ package reassembly
 import (
 	"encoding/binary"
 	"math"
-	"net/netip"
 	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
@@ -103,103 +102,6 @@ func (c *conn) synAckSeen() bool { return c.times[tSynAck] != 0 }
 // handshakeDone reports whether the handshake completed, when the RTT is
 // set.
 func (c *conn) handshakeDone() bool { return c.times[tRTT] != 0 }
-
-// flowAddrs are a flow's two endpoints, by Side, as a state change
-// carries them (census.go): a conn's and the slab's part together,
-// without netip's pointer (nothing for the garbage collector to scan).
-type flowAddrs struct {
-	connAddrs
-	v6 [2][16]byte // the addresses of IPv6 ends
-}
-
-func addrsOf(client, server netip.AddrPort) flowAddrs {
-	var a flowAddrs
-	for side, ap := range [2]netip.AddrPort{client, server} {
-		a.port[side], a.v4[side] = ap.Port(), ap.Addr().Is4()
-		if a.v4[side] {
-			a.ip4[side] = ap.Addr().As4()
-		} else {
-			a.v6[side] = ap.Addr().As16()
-		}
-	}
-	return a
-}
-
-// get returns the endpoint of side s.
-func (a *flowAddrs) get(s Side) netip.AddrPort { return a.slot().get(s) }
-
-// slot returns a's endpoints in the form a slot gives them.
-func (a *flowAddrs) slot() slotAddrs { return slotAddrs{c: &a.connAddrs, v6: &a.v6} }
-
-// connAddrs are a tracked flow's two endpoints, by Side, as its conn
-// keeps them: an IPv4 address in place, an IPv6 one in the slab
-// (slab.v6), so that the IPv4 flows of most captures take 14 bytes of a
-// slot rather than flowAddrs' 38, and a capture without IPv6 keeps no
-// room for it (issue 5's memory per flow). v4 keeps an IPv4 address apart
-// from its IPv4-mapped IPv6 form, which is another endpoint, kept as IPv6.
-type connAddrs struct {
-	ip4  [2][4]byte
-	port [2]uint16
-	v4   [2]bool
-}
-
-// slotAddrs are the endpoints of the flow in a slot: its conn's, and the
-// IPv6 addresses kept for the slot in its slab (nil if the slab holds no
-// IPv6 endpoint; never nil for an endpoint that is IPv6).
-type slotAddrs struct {
-	c  *connAddrs
-	v6 *[2][16]byte
-}
-
-// is reports whether ap is the endpoint of side s.
-//
-// An IPv4 address is compared as As4 gives it, not as the tail of As16's:
-// a 4-byte load of the 16 bytes As16 has just stored as two 8-byte
-// halves stalls on them (store forwarding fails), which cost 20% of the
-// time of a one-core audit.
-func (a slotAddrs) is(s Side, ap netip.AddrPort) bool {
-	ip := ap.Addr()
-	if !a.c.v4[s] {
-		return ap.Port() == a.c.port[s] && !ip.Is4() && ip.As16() == a.v6[s]
-	}
-	return ap.Port() == a.c.port[s] && ip.Is4() && ip.As4() == a.c.ip4[s]
-}
-
-// joins reports whether a segment from src to dst belongs to the flow's
-// 4-tuple, without building a key. A flow of two IPv4 ends, most of
-// them, takes each address of the segment apart once.
-func (a slotAddrs) joins(src, dst netip.AddrPort) bool {
-	c := a.c
-	if !c.v4[Client] || !c.v4[Server] {
-		return a.is(Client, src) && a.is(Server, dst) || a.is(Server, src) && a.is(Client, dst)
-	}
-	if !src.Addr().Is4() || !dst.Addr().Is4() {
-		return false
-	}
-	s4, d4, sp, dp := src.Addr().As4(), dst.Addr().As4(), src.Port(), dst.Port()
-	return s4 == c.ip4[Client] && sp == c.port[Client] && d4 == c.ip4[Server] && dp == c.port[Server] ||
-		s4 == c.ip4[Server] && sp == c.port[Server] && d4 == c.ip4[Client] && dp == c.port[Client]
-}
-
-// get returns the endpoint of side s.
-func (a slotAddrs) get(s Side) netip.AddrPort {
-	if a.c.v4[s] {
-		return netip.AddrPortFrom(netip.AddrFrom4(a.c.ip4[s]), a.c.port[s])
-	}
-	return netip.AddrPortFrom(netip.AddrFrom16(a.v6[s]), a.c.port[s])
-}
-
-// full returns the endpoints in the form a state change carries. The
-// slab's part is copied only for an IPv6 flow: the zero value's stores
-// are as wide as the loads that copy the change on, where 4-byte ones
-// (building an IPv4-mapped address) would stall them.
-func (a slotAddrs) full() flowAddrs {
-	f := flowAddrs{connAddrs: *a.c}
-	if !a.c.v4[Client] || !a.c.v4[Server] {
-		f.v6 = *a.v6
-	}
-	return f
-}
 
 // oddities are a flow's rarely needed counters: RSTs that were ignored,
 // segments SYN-SENT rejected, timestamps going backwards. They are allocated

@@ -38,14 +38,6 @@ func flowHash(a, b netip.AddrPort) uint64 {
 	return mixFlow(endpointHashOf(a) ^ endpointHashOf(b))
 }
 
-// hash is the flowHash of a's 4-tuple, from the form a conn keeps its
-// addresses in: from netip's, each address would take a conversion. (A
-// segment's are hashed from netip's, as building the stored form first
-// cost the reading goroutine three times as much.)
-func (a slotAddrs) hash() uint64 {
-	return mixFlow(a.endpointHash(Client) ^ a.endpointHash(Server))
-}
-
 // mixFlow folds the high bits of two endpoints' hashes in: slots and shards
 // are chosen by the low ones.
 func mixFlow(h uint64) uint64 {
@@ -63,15 +55,6 @@ func endpointHashOf(ap netip.AddrPort) uint64 {
 	}
 	a := ip.As16()
 	return endpointHash6(&a, ap.Port())
-}
-
-// endpointHash is endpointHashOf for the endpoint of side s as a slot
-// keeps it.
-func (a slotAddrs) endpointHash(s Side) uint64 {
-	if a.c.v4[s] {
-		return endpointHash4(binary.BigEndian.Uint32(a.c.ip4[s][:]), a.c.port[s])
-	}
-	return endpointHash6(&a.v6[s], a.c.port[s])
 }
 
 // endpointHash4 and endpointHash6 mix an address and port into 64 bits

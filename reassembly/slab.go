@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"net/netip"
 )
@@ -69,10 +70,8 @@ type slabs struct {
 	// its slots are handed out.
 	free []handle
 	used []uint16
-	// v6[i] holds the addresses of slab i's IPv6 endpoints (connAddrs),
-	// made for its first: a capture without IPv6 keeps none. It is not
-	// in the slab, whose conns it would move off their cache lines.
-	v6 []*[slabLen][2][16]byte
+	// v6 are the IPv6 addresses of the slots' flows (connAddrs).
+	v6 v6Addrs
 	// open has bit i set when slab i has a free slot; no word below low
 	// has any bit set.
 	open []uint64
@@ -87,47 +86,31 @@ func (s *slabs) at(h handle) *conn { return &s.slabs[h>>slabBits].conns[h&slabMa
 func (s *slabs) ref(h handle, cs *census) ref {
 	b := s.slabs[h>>slabBits]
 	i := h & slabMask
-	r := ref{conn: &b.conns[i], slotData: &b.data[i], cs: cs}
-	if v6 := s.v6[h>>slabBits]; v6 != nil {
-		r.v6 = &v6[i]
-	}
-	return r
+	return ref{conn: &b.conns[i], slotData: &b.data[i], v6: &s.v6, cs: cs}
 }
 
 // addrs returns the endpoints of the flow in slot h.
 func (s *slabs) addrs(h handle) slotAddrs {
-	b := s.slabs[h>>slabBits]
-	i := h & slabMask
-	a := slotAddrs{c: &b.conns[i].addr}
-	if v6 := s.v6[h>>slabBits]; v6 != nil {
-		a.v6 = &v6[i]
-	}
-	return a
+	return slotAddrs{c: &s.at(h).addr, v6: &s.v6}
 }
 
-// setAddrs sets the endpoints of the flow in slot h, making room in its
-// slab for IPv6 addresses at the first.
+// setAddrs sets the endpoints of the flow in slot h, numbering its IPv6
+// ones; release forgets them.
 func (s *slabs) setAddrs(h handle, client, server netip.AddrPort) {
-	b := s.slabs[h>>slabBits]
-	i := h & slabMask
 	var a connAddrs
 	for side, ap := range [2]netip.AddrPort{client, server} {
 		ip := ap.Addr()
 		a.port[side], a.v4[side] = ap.Port(), ip.Is4()
 		if ip.Is4() {
-			a.ip4[side] = ip.As4()
-			continue
+			a.ip[side] = ip.As4()
+		} else {
+			binary.LittleEndian.PutUint32(a.ip[side][:], s.v6.number(ip.As16()))
 		}
-		v6 := &s.v6[h>>slabBits]
-		if *v6 == nil {
-			*v6 = new([slabLen][2][16]byte)
-		}
-		(*v6)[i][side] = ip.As16()
 	}
 	// Stored whole, as the census copies it whole when the flow's first
 	// state changes, in the same packet: a copy of narrower stores just
 	// made would stall on them.
-	b.conns[i].addr = a
+	s.at(h).addr = a
 }
 
 // alloc returns a free slot of the lowest slab that has one, adding a slab
@@ -178,7 +161,6 @@ func (s *slabs) grow() int {
 	prefault(sl)
 	s.free = append(s.free, 0)
 	s.used = append(s.used, 0)
-	s.v6 = append(s.v6, nil)
 	if i/64 == len(s.open) {
 		s.open = append(s.open, 0)
 	}
@@ -205,6 +187,16 @@ func (s *slabs) release(h handle) {
 	b := s.slabs[i]
 	j := h & slabMask
 	b.data[j] = slotData{}
+	if a := &b.conns[j].addr; !a.v4[Client] || !a.v4[Server] {
+		for side := range a.ip {
+			if !a.v4[side] {
+				s.v6.release(a.number(Side(side)))
+			}
+		}
+		// A slot released again before its next flow's addresses are
+		// set (tests do) must not release them twice.
+		*a = connAddrs{v4: [2]bool{true, true}}
+	}
 	b.conns[j].next, s.free[i] = s.free[i], h
 	s.open[i/64] |= 1 << (i % 64)
 	s.low = min(s.low, i/64)
@@ -212,8 +204,8 @@ func (s *slabs) release(h handle) {
 		return
 	}
 	for n := len(s.slabs); n > 1 && s.used[n-1] == 0 && s.used[n-2] == 0; n-- {
-		s.slabs[n-1], s.v6[n-1] = nil, nil
-		s.slabs, s.free, s.used, s.v6 = s.slabs[:n-1], s.free[:n-1], s.used[:n-1], s.v6[:n-1]
+		s.slabs[n-1] = nil
+		s.slabs, s.free, s.used = s.slabs[:n-1], s.free[:n-1], s.used[:n-1]
 		s.open[(n-1)/64] &^= 1 << ((n - 1) % 64)
 		if (n-1)%64 == 0 {
 			s.open = s.open[:(n-1)/64]
@@ -231,9 +223,8 @@ func (s *slabs) release(h handle) {
 type ref struct {
 	*conn
 	*slotData
-	// v6 are the slot's IPv6 addresses, nil if its slab has none (see
-	// addrs).
-	v6 *[2][16]byte
+	// v6 are the IPv6 addresses of the table's flows (see addrs).
+	v6 *v6Addrs
 	// cs is told of every state change (census.go); nil in tests of the
 	// state machine alone.
 	cs *census

@@ -131,27 +131,30 @@ func TestSlabsAreGivenBackAfterABurst(t *testing.T) {
 	}
 }
 
-// A slot keeps an IPv4 endpoint in its conn and an IPv6 one in its slab:
-// both must come back as they went in, an IPv4-mapped IPv6 address as
-// IPv6, and a slab that never held an IPv6 endpoint must keep no room
-// for one.
+// A slot keeps an IPv4 endpoint in its conn and an IPv6 one as its number
+// in the table's v6Addrs: both must come back as they went in, an
+// IPv4-mapped IPv6 address as IPv6; an address shared by flows is kept
+// once, and forgotten when the last flow that names it is released.
 func TestSlotAddrsRoundTrip(t *testing.T) {
 	var s slabs
 	v4 := s.alloc()
 	s.setAddrs(v4, netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"))
-	if s.v6[0] != nil {
-		t.Errorf("a slab of IPv4 flows made room for IPv6 addresses")
+	if len(s.v6.numbers) != 0 {
+		t.Errorf("an IPv4 flow numbered %d IPv6 addresses", len(s.v6.numbers))
 	}
 	pairs := [][2]string{
 		{"10.0.0.1:40000", "10.0.0.2:80"},
 		{"[::ffff:10.0.0.1]:40000", "10.0.0.2:80"},
 		{"[2001:db8::1]:443", "[fe80::1]:0"},
 		{"10.9.9.9:1", "[2001:db8::7]:2"},
+		{"[2001:db8::1]:444", "[2001:db8::7]:2"},
 	}
+	var hs []handle
 	for _, p := range pairs {
 		client, server := netip.MustParseAddrPort(p[0]), netip.MustParseAddrPort(p[1])
 		h := s.alloc()
 		s.setAddrs(h, client, server)
+		hs = append(hs, h)
 		a := s.addrs(h)
 		if a.get(Client) != client || a.get(Server) != server {
 			t.Errorf("%v - %v came back as %v - %v", client, server, a.get(Client), a.get(Server))
@@ -162,8 +165,26 @@ func TestSlotAddrsRoundTrip(t *testing.T) {
 		if !a.joins(client, server) || !a.joins(server, client) {
 			t.Errorf("%v - %v: does not join its own 4-tuple", client, server)
 		}
+		if got, want := a.hash(), flowHash(client, server); got != want {
+			t.Errorf("%v - %v: hashes to %#x from the slot, %#x from netip", client, server, got, want)
+		}
 	}
-	// The IPv4 flow set before the slab made room is unchanged.
+	// ::ffff:10.0.0.1, 2001:db8::1, fe80::1 and 2001:db8::7, each once.
+	if n := len(s.v6.numbers); n != 4 {
+		t.Errorf("%d IPv6 addresses numbered, want 4", n)
+	}
+	for _, h := range hs {
+		s.release(h)
+	}
+	if n := len(s.v6.numbers); n != 0 {
+		t.Errorf("%d IPv6 addresses still numbered after their flows were released", n)
+	}
+	// A number freed is reused, and the IPv4 flow is unchanged.
+	h := s.alloc()
+	s.setAddrs(h, netip.MustParseAddrPort("[2001:db8::9]:1"), netip.MustParseAddrPort("[2001:db8::7]:2"))
+	if a := s.addrs(h); a.get(Client).String() != "[2001:db8::9]:1" || len(s.v6.addrs) != 5 {
+		t.Errorf("after reuse: %v, %d numbers made (want 5 with the unused 0)", a.get(Client), len(s.v6.addrs))
+	}
 	if a := s.addrs(v4); a.get(Client) != netip.MustParseAddrPort("10.0.0.1:40000") {
 		t.Errorf("the IPv4 flow's client is now %v", a.get(Client))
 	}

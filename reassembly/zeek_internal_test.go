@@ -161,7 +161,16 @@ type zeekFlow struct {
 	zeekTracker
 	first      int64 // the time of the flow's first packet
 	firstIndex uint64
-	addrs      flowAddrs
+	addrs      slotAddrs
+}
+
+// slotOf returns the endpoints client and server as a slot of a table of
+// their own keeps them.
+func slotOf(client, server netip.AddrPort) slotAddrs {
+	var s slabs
+	h := s.alloc()
+	s.setAddrs(h, client, server)
+	return s.addrs(h)
 }
 
 // followZeek follows segs with one zeekFlow per 4-tuple, as a table does:
@@ -181,7 +190,7 @@ func followZeek(segs []capture.Segment, shift int64, step func(z *zeekFlow, i in
 			if z = byTuple[tuple{seg.Dst, seg.Src}]; z != nil {
 				from = Server
 			} else {
-				z = &zeekFlow{first: clock, firstIndex: seg.Index, addrs: addrsOf(seg.Src, seg.Dst)}
+				z = &zeekFlow{first: clock, firstIndex: seg.Index, addrs: slotOf(seg.Src, seg.Dst)}
 				byTuple[tuple{seg.Src, seg.Dst}] = z
 				flows = append(flows, z)
 			}
@@ -278,10 +287,10 @@ func TestZeekTimesPastLimit(t *testing.T) {
 	scripts["fuzz"] = fuzz
 	records := func(segs []capture.Segment, shift int64) (recs []ZeekRecord, wide bool) {
 		for _, z := range followZeek(segs, shift, func(z *zeekFlow, i int, from Side, now int64) {
-			z.add(&segs[i], from, now, z.firstIndex, z.addrs.slot())
+			z.add(&segs[i], from, now, z.firstIndex, z.addrs)
 		}) {
 			wide = wide || z.cur.more != nil && z.cur.more.times != nil
-			recs = append(recs, z.records(z.firstIndex, z.addrs.slot(), nil)...)
+			recs = append(recs, z.records(z.firstIndex, z.addrs, nil)...)
 		}
 		return recs, wide
 	}
