@@ -26,14 +26,18 @@ func heapAfterGC() uint64 {
 // complete their handshakes and exchange data, none closes, and the table
 // holds all of them at once; once as the command keeps them for text,
 // json, csv and zeek reports, once with the ladders md and html draw, and
-// once with IPv6 addresses, which a slot does not keep in place.
+// twice with IPv6 addresses, which the table keeps once per address (the
+// generator's clients share one address per 256 connections; the second
+// time every client has an address of its own, as a spoofed SYN flood's
+// would).
 func perFlow(w io.Writer, n int) {
 	for _, c := range []struct {
 		formats   string
 		noLadders bool
-		ipv6      bool
-	}{{"text, json, csv, zeek", true, false}, {"md, html (ladders)", false, false},
-		{"text, json, csv, zeek, IPv6 flows", true, true}} {
+		ipv6      int // 0: IPv4; 1: IPv6; 2: IPv6, every client its own address
+	}{{"text, json, csv, zeek", true, 0}, {"md, html (ladders)", false, 0},
+		{"text, json, csv, zeek, IPv6 flows", true, 1},
+		{"text, json, csv, zeek, IPv6 flows, a client address each", true, 2}} {
 		cfg := reassembly.DefaultConfig()
 		cfg.NoLadders = c.noLadders
 		before := heapAfterGC()
@@ -44,8 +48,8 @@ func perFlow(w io.Writer, n int) {
 		})
 		var seg capture.Segment
 		for s.Next(&seg) {
-			if c.ipv6 {
-				seg.Src, seg.Dst = ipv6(seg.Src), ipv6(seg.Dst)
+			if c.ipv6 > 0 {
+				seg.Src, seg.Dst = ipv6(seg.Src, c.ipv6 == 2), ipv6(seg.Dst, c.ipv6 == 2)
 			}
 			t.Add(&seg)
 		}
@@ -60,11 +64,16 @@ func perFlow(w io.Writer, n int) {
 		unsafe.Sizeof(reassembly.Flow{}))
 }
 
-// ipv6 returns ap with its IPv4 address moved into 2001:db8::/96.
-func ipv6(ap netip.AddrPort) netip.AddrPort {
+// ipv6 returns ap with its IPv4 address moved into 2001:db8::/96, and
+// with its port too when byPort is set: the generator's clients, unlike
+// its servers, have ports of their own.
+func ipv6(ap netip.AddrPort, byPort bool) netip.AddrPort {
 	a := [16]byte{0x20, 0x01, 0x0d, 0xb8}
 	v4 := ap.Addr().As4()
 	copy(a[12:], v4[:])
+	if byPort && ap.Port() != 443 {
+		a[8], a[9] = byte(ap.Port()>>8), byte(ap.Port())
+	}
 	return netip.AddrPortFrom(netip.AddrFrom16(a), ap.Port())
 }
 
