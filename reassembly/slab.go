@@ -219,7 +219,7 @@ func (s *slabs) release(h handle) {
 //
 // It has four fields, no more: the compiler keeps a struct of up to four
 // in registers, and one of five went through memory at every call of a
-// method of ref, which cost a one-core audit 10%.
+// method of ref, which cost a one-core audit 13% (1.50 against 1.33 s).
 type ref struct {
 	*conn
 	*slotData
