@@ -288,8 +288,8 @@ func (r *zRecord) setWideTime(i zTime, t int64) {
 
 // zRecord is one Zeek connection record in progress.
 //
-// Fields are ordered by size, so that no padding is kept per flow; it is
-// two cache lines (TestZeekTrackerSize).
+// Fields are ordered by size, so that no padding is kept per flow
+// (TestZeekTrackerSize).
 type zRecord struct {
 	ep [2]zEnd // [0] is the originator, [1] the responder
 	// more is allocated at the first need, which most flows never have.
