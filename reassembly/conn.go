@@ -79,10 +79,6 @@ const (
 	refused                             // an end in SYN-SENT took a RST before any SYN-ACK
 	settled                             // Table.OnSettled was told of it
 	ackMissing                          // a SYN_RECV end sent data: the ACK was not captured
-	// sided says the flow has side data (ref.sideOnce): the common flow's
-	// packets and end need not read the slab's side array to learn that
-	// it has none.
-	sided
 )
 
 // is reports whether f is known of c.
@@ -166,7 +162,7 @@ const (
 )
 
 // wideFields are what a conn's narrow fields hold beyond their width:
-// the high 32 bits of endCounts, the flags counted past 255, which stay at
+// the high 32 bits of endCounts, the flags counted past 15, which stay at
 // their maximum rather than wrap (a flag's count stops at 2^32-1 in all),
 // the times no stamp holds (stampSide), and the ID and last packet number
 // that conn.id and conn.lastOff do not (wideIndex).
@@ -226,7 +222,7 @@ func (c ref) wideOnce() *wideFields { return once(&c.sideOnce().wide) }
 
 // wideData returns c's wide fields for reading; never nil.
 func (c ref) wideData() *wideFields {
-	if x := c.sideData(); x != nil && x.wide != nil {
+	if x := c.side; x != nil && x.wide != nil {
 		return x.wide
 	}
 	return &noWideFields
@@ -301,7 +297,7 @@ func once[T any](p **T) *T {
 
 // oddities returns c's oddities for reading; never nil, never to be written.
 func (c ref) oddities() *oddities {
-	if x := c.sideData(); x != nil && x.odd != nil {
+	if x := c.side; x != nil && x.odd != nil {
 		return x.odd
 	}
 	return &noOddities

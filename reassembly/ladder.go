@@ -270,7 +270,7 @@ func (c ref) recordLadder(seg *capture.Segment, from Side, t int64) {
 // ladder returns the flow's ladder while it is tracked, kept beside the
 // conn (connSide); nil under Config.NoLadders.
 func (c ref) ladder() *ladder {
-	if x := c.sideData(); x != nil {
+	if x := c.side; x != nil {
 		return x.ladder
 	}
 	return nil

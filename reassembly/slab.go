@@ -40,7 +40,9 @@ type slab struct {
 }
 
 // slotData is the part of a slot that the collector scans: the flow's
-// Zeek tracker and its side data, if any.
+// Zeek tracker and its side data, nil if it has none. The side pointer is
+// beside the tracker, which every packet reads, so whether a flow has side
+// data is read from it rather than kept again in the conn.
 type slotData struct {
 	side *connSide
 	zeek zeekTracker
@@ -236,17 +238,8 @@ func (c ref) addrs() slotAddrs { return slotAddrs{c: &c.addr, v6: c.v6} }
 // sideOnce returns c's side data for recording something, allocating
 // them at the first need.
 func (c ref) sideOnce() *connSide {
-	if !c.is(sided) {
+	if c.side == nil {
 		c.side = new(connSide)
-		c.mark(sided)
-	}
-	return c.side
-}
-
-// sideData returns c's side data, or nil if it has none.
-func (c ref) sideData() *connSide {
-	if !c.is(sided) {
-		return nil
 	}
 	return c.side
 }

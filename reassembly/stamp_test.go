@@ -22,8 +22,8 @@ func TestStampsKeepTimesExactly(t *testing.T) {
 			if got := c.time(i); got != want {
 				t.Errorf("time %d set to base%+d: got base%+d", i, d, got-c.base(i))
 			}
-			if fits := d >= 0 && (d%1000 == 0 && d/1000 < math.MaxInt32 || d < math.MaxInt32); fits == c.is(sided) {
-				t.Errorf("time %d set to base%+d: side data %v", i, d, c.is(sided))
+			if fits := d >= 0 && (d%1000 == 0 && d/1000 < math.MaxInt32 || d < math.MaxInt32); fits == (c.side != nil) {
+				t.Errorf("time %d set to base%+d: side data %v", i, d, (c.side != nil))
 			}
 			if c.times[tFin] != 0 || c.time(tFin) != 0 {
 				t.Errorf("time %d set to base%+d changed another", i, d)
@@ -49,8 +49,8 @@ func TestIndexesKeepValuesExactly(t *testing.T) {
 		if got := c.lastIndex(); got != first+v {
 			t.Errorf("last packet first+%d read back as first+%d", v, got-first)
 		}
-		if fits := v < math.MaxUint32; fits == c.is(sided) {
-			t.Errorf("%d: side data %v", v, c.is(sided))
+		if fits := v < math.MaxUint32; fits == (c.side != nil) {
+			t.Errorf("%d: side data %v", v, (c.side != nil))
 		}
 	}
 	// A reader's packet numbers that go back.

@@ -55,7 +55,7 @@ func TestTimelineInline(t *testing.T) {
 	add(fin+400_000, Server, LastAck)
 	add(fin+600_000, Client, TimeWait)
 	add(fin+600_000, Server, Closed)
-	if c.ntl == tlSide || c.is(sided) {
+	if c.ntl == tlSide || (c.side != nil) {
 		t.Fatalf("a closed flow's timeline left the conn")
 	}
 	f := new(Flow)
