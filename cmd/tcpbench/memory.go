@@ -65,13 +65,14 @@ func perFlow(w io.Writer, n int) {
 }
 
 // ipv6 returns ap with its IPv4 address moved into 2001:db8::/96, and
-// with its port too when byPort is set: the generator's clients, unlike
-// its servers, have ports of their own.
+// with its port too when byPort is set: a client's port is its own, so its
+// address becomes its own, where the servers, all on one port, still share
+// theirs.
 func ipv6(ap netip.AddrPort, byPort bool) netip.AddrPort {
 	a := [16]byte{0x20, 0x01, 0x0d, 0xb8}
 	v4 := ap.Addr().As4()
 	copy(a[12:], v4[:])
-	if byPort && ap.Port() != 443 {
+	if byPort {
 		a[8], a[9] = byte(ap.Port()>>8), byte(ap.Port())
 	}
 	return netip.AddrPortFrom(netip.AddrFrom16(a), ap.Port())
