@@ -60,8 +60,8 @@ func endpointHashOf(ap netip.AddrPort) uint64 {
 // endpointHash4 and endpointHash6 mix an address and port into 64 bits
 // (the multipliers are splitmix64's). An IPv4 address, most of what is
 // captured, takes one multiplication; it hashes apart from its
-// IPv4-mapped IPv6 form, which is another endpoint (conn.joins keeps
-// them apart in any case).
+// IPv4-mapped IPv6 form, which is another endpoint (slotAddrs.joins
+// keeps them apart in any case).
 func endpointHash4(ip uint32, port uint16) uint64 {
 	h := (uint64(ip)<<16 | uint64(port)) * 0x9e3779b97f4a7c15
 	return h ^ h>>30

@@ -71,7 +71,7 @@ type Sharded struct {
 	// Table.Add costs.
 	single *Table
 	shards []*shard
-	// route picks each flow's shard (see routeOf).
+	// route picks each flow's shard (see route.of).
 	route *route
 	// out carries finished flows and state changes from the workers to the
 	// caller.

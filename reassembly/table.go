@@ -319,8 +319,6 @@ func (t *Table) newConn(h uint64, seg *capture.Segment, ts int64) handle {
 	client, server, reason := t.roles(seg)
 	ch := t.slabs.alloc()
 	*t.slabs.at(ch) = conn{roles: reason, firstIndex: seg.Index, first: ts}
-	// Before the ref: an IPv6 flow may be the first of its slab, which
-	// then makes room for IPv6 addresses.
 	t.slabs.setAddrs(ch, client, server)
 	c := t.ref(ch)
 	c.setID(t.nextID)
