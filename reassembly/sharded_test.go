@@ -345,3 +345,35 @@ func FuzzShardedMatchesTable(f *testing.F) {
 		}
 	})
 }
+
+// Close emits the flows it ends by first packet, whatever slots they took
+// (slots are reused in no particular order), and with capture indexes past
+// 32 bits too, which Close sorts another way (Table.byFirstPacket).
+func TestCloseEmitsByFirstPacket(t *testing.T) {
+	for _, offset := range []uint64{0, 1 << 33} {
+		cfg := reassembly.DefaultConfig()
+		var emitted []*reassembly.Flow
+		tab := reassembly.NewTable(cfg, func(f *reassembly.Flow) { emitted = append(emitted, f) })
+		s := segsynth.New(segsynth.Config{Conns: 3000, Concurrency: 300, GapNanos: 1_000_000, Seed: 7, Mix: everyEnding()})
+		var seg capture.Segment
+		for s.Next(&seg) {
+			seg.Index += offset
+			tab.Add(&seg)
+		}
+		before := len(emitted)
+		open := tab.Stats().Active
+		tab.Close(seg.Time)
+		closed := emitted[before:]
+		if len(closed) != open || open < 1000 {
+			t.Fatalf("offset %d: Close emitted %d flows of %d open, want all, and a thousand or more", offset, len(closed), open)
+		}
+		for i := 1; i < len(closed); i++ {
+			if closed[i].FirstIndex <= closed[i-1].FirstIndex {
+				t.Fatalf("offset %d: Close emitted first packet %d after %d", offset, closed[i].FirstIndex, closed[i-1].FirstIndex)
+			}
+		}
+		if st := tab.Stats(); st.Active != 0 || st.Emitted != st.Total {
+			t.Errorf("offset %d: after Close %d flows tracked, %d of %d emitted", offset, st.Active, st.Emitted, st.Total)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package reassembly
 
 import (
 	"cmp"
+	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -209,22 +211,49 @@ func (t *Table) clock() int64 { return max(t.now, t.wall) }
 // in ID order.
 func (t *Table) Close(endNanos int64) {
 	endNanos = max(endNanos, t.clock())
-	// First packet order is ID order, and a shard's table (see Sharded)
-	// must not read the IDs its caller writes. The first packets are
-	// sorted beside the handles: read through the handles, each
-	// comparison was a cache miss, and the sort a fifth of the time Close
-	// took for 100,000 flows.
-	type open struct {
-		first uint64
-		h     handle
+	for _, h := range t.byFirstPacket() {
+		t.emitFinished(h, max(endNanos, t.slabs.at(h).last()), "", endClosed, 0)
 	}
-	rest := make([]open, 0, t.flows.Len())
-	t.flows.each(func(h handle) { rest = append(rest, open{t.slabs.at(h).firstIndex, h}) })
-	slices.SortFunc(rest, func(a, b open) int { return cmp.Compare(a.first, b.first) })
-	for _, o := range rest {
-		t.finish(o.h, max(endNanos, t.slabs.at(o.h).last()), "", endClosed, 0)
-	}
+	// Every flow has ended: the table is emptied whole rather than slot by
+	// slot, which would unlink each conn from its neighbours in the index
+	// and a recency list, cache misses all, for structures that go now.
+	t.flows, t.slabs, t.recent = flowIndex{}, slabs{}, 0
+	t.active.head, t.active.tail, t.done.head, t.done.tail = 0, 0, 0, 0
 	t.census.close(endNanos)
+}
+
+// byFirstPacket returns the slots of the tracked flows in order of first
+// packet, which is ID order (a shard's table, see Sharded, must not read
+// the IDs its caller writes). Slots are read in slab order, which the
+// processor reads ahead, rather than in the index's order, a cache miss
+// a flow; and a first packet and a slot are sorted as one number where
+// the first packet's index fits 32 bits (billions of packets), which
+// sorts without a call per comparison.
+func (t *Table) byFirstPacket() []handle {
+	live := make([]uint64, (len(t.slabs.slabs)*slabLen+63)/64)
+	wide := false
+	t.flows.each(func(h handle) { live[h/64] |= 1 << (h % 64) })
+	keys := make([]uint64, 0, t.flows.Len())
+	for w, bitsLeft := range live {
+		for ; bitsLeft != 0; bitsLeft &= bitsLeft - 1 {
+			h := handle(w*64 + bits.TrailingZeros64(bitsLeft))
+			first := t.slabs.at(h).firstIndex
+			wide = wide || first > math.MaxUint32
+			keys = append(keys, first<<32|uint64(h))
+		}
+	}
+	if !wide {
+		slices.Sort(keys)
+	}
+	out := make([]handle, len(keys))
+	for i, k := range keys {
+		out[i] = handle(k)
+	}
+	if !wide {
+		return out
+	}
+	slices.SortFunc(out, func(a, b handle) int { return cmp.Compare(t.slabs.at(a).firstIndex, t.slabs.at(b).firstIndex) })
+	return out
 }
 
 // Stats returns the table's counters.
@@ -375,14 +404,27 @@ func (t *Table) finish(h handle, at int64, why string, ev flowEvent, key int64) 
 		t.recent = 0
 	}
 	t.list(c.conn).remove(&t.slabs, h, c.conn)
+	f := t.conclude(c, h, at, why, ev, key)
+	t.slabs.release(h)
+	t.emit(f)
+}
+
+// emitFinished is finish for Close, which empties the table whole
+// afterwards: the conn in slot h is left in place.
+func (t *Table) emitFinished(h handle, at int64, why string, ev flowEvent, key int64) {
+	t.emit(t.conclude(t.ref(h), h, at, why, ev, key))
+}
+
+// conclude classifies c, in slot h, as of at and tells the census and
+// order of the Flow it returns.
+func (t *Table) conclude(c ref, h handle, at int64, why string, ev flowEvent, key int64) *Flow {
 	f := c.finalize(at, &t.cfg, why)
 	t.stats.Emitted++
 	t.census.flowDone(f)
 	if t.order != nil {
 		t.order(h, c.conn, f, ev, key)
 	}
-	t.slabs.release(h)
-	t.emit(f)
+	return f
 }
 
 // roles picks client and server from a flow's first segment: the SYN's
