@@ -314,6 +314,7 @@ func NewSharded(cfg Config, n int, emit func(*Flow)) *Sharded {
 	s.census = newCensus(&cfg)
 	s.merger = newCensusMerger(s.census, n, !inline)
 	s.shards, s.ids = make([]*shard, n), make([][]uint64, n)
+	s.queue = newFlowQueue(n)
 	if inline {
 		s.route = newRoute(inlineShare, 1-inlineShare)
 	} else {
@@ -618,8 +619,8 @@ func (s *Sharded) release() {
 	for _, sh := range s.shards {
 		bound = min(bound, sh.caughtUp)
 	}
-	for len(s.queue) > 0 && s.queue[0].seq <= bound {
-		s.hand(s.queue.pop())
+	for q := s.queue.next(); q >= 0 && s.queue.at(q).seq <= bound; q = s.queue.next() {
+		s.hand(s.queue.take(q))
 	}
 	if s.closing {
 		// Every flow left ends at Close (seq is Close's event); a shard
@@ -628,8 +629,8 @@ func (s *Sharded) release() {
 		for _, sh := range s.shards {
 			closedTo = min(closedTo, sh.closedTo)
 		}
-		for len(s.queue) > 0 && s.queue[0].first <= closedTo {
-			s.hand(s.queue.pop())
+		for q := s.queue.next(); q >= 0 && s.queue.at(q).first <= closedTo; q = s.queue.next() {
+			s.hand(s.queue.take(q))
 		}
 	}
 	for s.markHead < len(s.marks) && s.marks[s.markHead].seq <= bound {
@@ -820,10 +821,7 @@ func (s *Sharded) Close(endNanos int64) {
 	// two cores: the ending took 0.25 s of 1.1 s, and 0.19 s streamed; it
 	// takes 0.12 s on one core).
 	s.barrier(s.catchUp, true)
-	for i := range s.queue {
-		s.queue[i].seq, s.queue[i].ev, s.queue[i].tie = s.seq+1, endClosed, s.queue[i].first
-	}
-	s.queue.init()
+	s.queue.endAllAt(s.seq + 1)
 	s.closing = true
 	for _, sh := range s.shards {
 		sh.closedTo = 0
@@ -994,16 +992,104 @@ func (a *queuedFlow) before(b *queuedFlow) bool {
 	return a.tie < b.tie
 }
 
-// flowQueue is a binary min-heap of queued flows; container/heap would
-// box each one into an interface.
-type flowQueue []queuedFlow
+// flowQueue holds the queued flows, the next first: each shard's in the
+// order they come, as long as they come in order, and the others in a
+// heap. A shard's table numbers and ends its flows in capture order, so
+// nearly all do (all 400,000 of the bench capture): the next is then the
+// first of a few heads. A heap of them all took a fifth of the reading
+// goroutine's time at Close, which queues 100,000 flows at once, and 3%
+// of an audit's time on two cores before (issue 5).
+type flowQueue struct {
+	// runs[i][heads[i]:] are shard i's flows in order.
+	runs  [][]queuedFlow
+	heads []int
+	heap  flowHeap
+}
 
-func (h *flowQueue) push(q queuedFlow) {
+func newFlowQueue(shards int) flowQueue {
+	return flowQueue{runs: make([][]queuedFlow, shards), heads: make([]int, shards)}
+}
+
+// push queues q: after its shard's run when it comes later than the run's
+// last, else in the heap.
+func (fq *flowQueue) push(q queuedFlow) {
+	r := fq.runs[q.shard]
+	if len(r) > fq.heads[q.shard] && q.before(&r[len(r)-1]) {
+		fq.heap.push(q)
+		return
+	}
+	fq.runs[q.shard] = append(r, q)
+}
+
+// next returns where the next queued flow is, for at and take: -1 for
+// none, the heap's top as len(runs), else a run's head.
+func (fq *flowQueue) next() int {
+	best := -1
+	var first *queuedFlow
+	if len(fq.heap) > 0 {
+		best, first = len(fq.runs), &fq.heap[0]
+	}
+	for i, r := range fq.runs {
+		if h := fq.heads[i]; h < len(r) && (first == nil || r[h].before(first)) {
+			best, first = i, &r[h]
+		}
+	}
+	return best
+}
+
+// at returns the flow at where (next).
+func (fq *flowQueue) at(where int) *queuedFlow {
+	if where == len(fq.runs) {
+		return &fq.heap[0]
+	}
+	return &fq.runs[where][fq.heads[where]]
+}
+
+// take removes and returns the flow at where (next).
+func (fq *flowQueue) take(where int) queuedFlow {
+	if where == len(fq.runs) {
+		return fq.heap.pop()
+	}
+	r, h := fq.runs[where], fq.heads[where]
+	q := r[h]
+	r[h] = queuedFlow{}
+	switch h++; {
+	case h == len(r):
+		fq.runs[where], h = r[:0], 0
+	case h > 1024 && 2*h >= len(r):
+		n := copy(r, r[h:])
+		clear(r[n:])
+		fq.runs[where], h = r[:n], 0
+	}
+	fq.heads[where] = h
+	return q
+}
+
+// endAllAt makes every queued flow end at event seq, in first packet
+// order, as the flows a Table still holds at Close do.
+func (fq *flowQueue) endAllAt(seq uint64) {
+	for i, r := range fq.runs {
+		fq.heap = append(fq.heap, r[fq.heads[i]:]...)
+		clear(r)
+		fq.runs[i], fq.heads[i] = r[:0], 0
+	}
+	for i := range fq.heap {
+		q := &fq.heap[i]
+		q.seq, q.ev, q.tie = seq, endClosed, q.first
+	}
+	fq.heap.init()
+}
+
+// flowHeap is a binary min-heap of queued flows; container/heap would
+// box each one into an interface.
+type flowHeap []queuedFlow
+
+func (h *flowHeap) push(q queuedFlow) {
 	*h = append(*h, q)
 	h.up(len(*h) - 1)
 }
 
-func (h *flowQueue) pop() queuedFlow {
+func (h *flowHeap) pop() queuedFlow {
 	q := *h
 	top := q[0]
 	n := len(q) - 1
@@ -1014,13 +1100,13 @@ func (h *flowQueue) pop() queuedFlow {
 	return top
 }
 
-func (h *flowQueue) init() {
+func (h *flowHeap) init() {
 	for i := len(*h)/2 - 1; i >= 0; i-- {
 		h.down(i)
 	}
 }
 
-func (h flowQueue) up(i int) {
+func (h flowHeap) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
 		if !h[i].before(&h[p]) {
@@ -1031,7 +1117,7 @@ func (h flowQueue) up(i int) {
 	}
 }
 
-func (h flowQueue) down(i int) {
+func (h flowHeap) down(i int) {
 	for {
 		l := 2*i + 1
 		if l >= len(h) {
