@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
 )
@@ -86,6 +87,7 @@ type Sharded struct {
 	firstSent bool
 	done      []finishedFlow
 	added     uint64
+	flushedAt int64 // s.now at the latest flush
 	wall      int64 // latest Advance
 	// servers are the ports seen answering a SYN, each announced once to
 	// every shard (batch.servers).
@@ -248,6 +250,17 @@ func (p spares[T]) get() []T {
 // flushEvery bounds the segments that may wait in partial batches, which
 // hold back the merge of state changes.
 const flushEvery = 16 * batchSize
+
+// flushSpan bounds the capture time between two flushes. A shard expires
+// the flows due by the clock each of its batches carries: in a quiet
+// stretch of a capture, a batch spans so long a time that its expiries
+// came all at once (the bench capture's last minute, 45 packets a second:
+// 15,000 flows ended by one batch), built into fresh memory while the
+// flows given back meanwhile waited for the batch's end, and then for the
+// caller to wait, to be handed out. Bench capture, two cores, mean of the
+// best half of 10 interleaved runs: 0.822 s against 0.846, and 0.800 with
+// the reports drained at each flush.
+const flushSpan = int64(time.Second)
 
 // batch is a slice of segments for one shard, or a control message.
 type batch struct {
@@ -445,7 +458,7 @@ func (s *Sharded) Add(seg *capture.Segment) {
 	h := flowHash(seg.Src, seg.Dst)
 	sh := s.shardFor(h)
 	sh.queued++
-	if s.added++; s.added%flushEvery == 0 {
+	if s.added++; s.added%flushEvery == 0 || s.now-s.flushedAt >= flushSpan {
 		s.flush()
 	}
 	if sh.cur == nil {
@@ -667,6 +680,11 @@ func (s *Sharded) hand(q queuedFlow) {
 // worker without one, so that every shard catches up with the latest
 // event and the flows waiting for it are released.
 func (s *Sharded) flush() {
+	// What the workers did with earlier batches is handed out now rather
+	// than when the caller next waits for them, which in a quiet capture
+	// can be minutes of it later.
+	s.drain()
+	s.flushedAt = s.now
 	for _, sh := range s.shards {
 		if sh.cur == nil {
 			sh.cur = s.take(sh)
@@ -698,6 +716,12 @@ func (s *Sharded) barrier(do func(*Table), parallel bool) {
 		}
 	}
 	// The workers sent their flows on out before signalling done.
+	s.drain()
+}
+
+// drain delivers the reports the workers have sent, without waiting for
+// more.
+func (s *Sharded) drain() {
 	for {
 		select {
 		case r := <-s.out:
