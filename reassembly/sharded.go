@@ -49,7 +49,8 @@ import (
 // last packet, then the replaced one; Close emits the rest by first packet.
 // Every batch also carries the caller's clock, and its shard expires what
 // is due by then, so that a shard is never behind the events it has seen;
-// every shard receives a batch at least every flushEvery segments.
+// every shard receives a batch at least every flushEvery segments and
+// every flushSpan of capture time.
 //
 // The state census (Census) must see state changes in the order a single
 // Table makes them, which is capture order: TIME_WAIT expiries, peaks and

@@ -211,12 +211,13 @@ func (t *Table) clock() int64 { return max(t.now, t.wall) }
 // in ID order.
 func (t *Table) Close(endNanos int64) {
 	endNanos = max(endNanos, t.clock())
+	// Each flow is concluded in place (not finish), and the table emptied
+	// whole afterwards: finish would unlink each conn from its neighbours
+	// in the index and a recency list, cache misses all, and free its
+	// slot, for structures that go now.
 	for _, h := range t.byFirstPacket() {
-		t.emitFinished(h, max(endNanos, t.slabs.at(h).last()), "", endClosed, 0)
+		t.emit(t.conclude(t.ref(h), h, max(endNanos, t.slabs.at(h).last()), "", endClosed, 0))
 	}
-	// Every flow has ended: the table is emptied whole rather than slot by
-	// slot, which would unlink each conn from its neighbours in the index
-	// and a recency list, cache misses all, for structures that go now.
 	t.flows, t.slabs, t.recent = flowIndex{}, slabs{}, 0
 	t.active.head, t.active.tail, t.done.head, t.done.tail = 0, 0, 0, 0
 	t.census.close(endNanos)
@@ -407,12 +408,6 @@ func (t *Table) finish(h handle, at int64, why string, ev flowEvent, key int64) 
 	f := t.conclude(c, h, at, why, ev, key)
 	t.slabs.release(h)
 	t.emit(f)
-}
-
-// emitFinished is finish for Close, which empties the table whole
-// afterwards: the conn in slot h is left in place.
-func (t *Table) emitFinished(h handle, at int64, why string, ev flowEvent, key int64) {
-	t.emit(t.conclude(t.ref(h), h, at, why, ev, key))
 }
 
 // conclude classifies c, in slot h, as of at and tells the census and
