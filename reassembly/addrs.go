@@ -111,19 +111,6 @@ type flowAddrs struct {
 	v6 [2][16]byte // the addresses of IPv6 ends
 }
 
-func addrsOf(client, server netip.AddrPort) flowAddrs {
-	var a flowAddrs
-	for side, ap := range [2]netip.AddrPort{client, server} {
-		a.port[side], a.v4[side] = ap.Port(), ap.Addr().Is4()
-		if a.v4[side] {
-			a.ip[side] = ap.Addr().As4()
-		} else {
-			a.v6[side] = ap.Addr().As16()
-		}
-	}
-	return a
-}
-
 // get returns the endpoint of side s.
 func (a *flowAddrs) get(s Side) netip.AddrPort {
 	if a.v4[s] {

@@ -125,3 +125,17 @@ func spreadHosts(first uint64) (client, server netip.Addr) {
 	return netip.AddrFrom4([4]byte{10, 0, byte(n % 2000 >> 8), byte(n % 2000)}),
 		netip.AddrFrom4([4]byte{10, 200, 0, byte(n / 2000 % 16)})
 }
+
+// addrsOf is the form a state change carries client and server in.
+func addrsOf(client, server netip.AddrPort) flowAddrs {
+	var a flowAddrs
+	for side, ap := range [2]netip.AddrPort{client, server} {
+		a.port[side], a.v4[side] = ap.Port(), ap.Addr().Is4()
+		if a.v4[side] {
+			a.ip[side] = ap.Addr().As4()
+		} else {
+			a.v6[side] = ap.Addr().As16()
+		}
+	}
+	return a
+}
