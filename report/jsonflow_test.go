@@ -109,8 +109,8 @@ func BenchmarkJSONFlow(b *testing.B) {
 // TestJSONTimes checks the JSON time writer against time's own formatting,
 // with one jsonDate throughout as a stream has: calendar edges (leap days,
 // centuries, the last four-digit year), fractions with trailing zeros,
-// times it leaves to AppendFormat, runs of times on one day, and random
-// instants.
+// times it leaves to AppendFormat, runs of times on one day and within a
+// second or two, and random instants.
 func TestJSONTimes(t *testing.T) {
 	times := []time.Time{
 		time.Unix(0, 0), time.Unix(0, 1), time.Unix(-1, 999_999_999), time.Unix(-86400*400, 0), time.Unix(86399, 0),
@@ -129,6 +129,13 @@ func TestJSONTimes(t *testing.T) {
 		for at := time.Unix(1_764_000_000+r.Int64N(86400*3), 0); r.IntN(4) > 0; {
 			at = at.Add(time.Duration(r.Int64N(int64(time.Hour))))
 			times = append(times, at)
+			// Then times within a second or two of it, as a flow's are,
+			// with fractions of every length.
+			for range r.IntN(4) {
+				step := r.Int64N(int64(1500 * time.Millisecond))
+				round := []int64{1, 10, 1000, 100_000, 1e6, 1e8}[r.IntN(6)]
+				times = append(times, at.Add(time.Duration(step/round*round)))
+			}
 		}
 	}
 	var day jsonDate
