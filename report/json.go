@@ -24,7 +24,7 @@ import (
 type jsonWriter struct {
 	w   io.Writer
 	n   int    // flows written
-	buf []byte // one flow's bytes
+	buf []byte // flows not yet written
 	day jsonDate
 }
 
@@ -127,20 +127,35 @@ func (j *jsonWriter) Begin(time.Time) error {
 }
 
 // Flow writes one element of the flows array, with appendJSONFlow into a
-// buffer reused from flow to flow.
+// buffer reused from flow to flow. Flows gather there until they are more
+// than the bufio.Writer in front of the output holds, which then writes
+// them on without copying them into its own buffer first: that copy was
+// a twentieth of the JSON writer's CPU time (issue 5).
 func (j *jsonWriter) Flow(f *reassembly.Flow) error {
 	sep := ",\n    "
 	if j.n == 0 {
 		sep = "\n    "
 	}
 	j.n++
-	j.buf = appendJSONFlow(append(j.buf[:0], sep...), f, &j.day)
+	j.buf = appendJSONFlow(append(j.buf, sep...), f, &j.day)
+	if len(j.buf) > outBufSize {
+		return j.flush()
+	}
+	return nil
+}
+
+// flush writes the flows gathered in buf.
+func (j *jsonWriter) flush() error {
 	_, err := j.w.Write(j.buf)
+	j.buf = j.buf[:0]
 	return err
 }
 
 // End closes the flows array and writes the summary of d.
 func (j *jsonWriter) End(d *Data) error {
+	if err := j.flush(); err != nil {
+		return err
+	}
 	if j.n == 0 {
 		io.WriteString(j.w, "],\n")
 	} else {

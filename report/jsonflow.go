@@ -38,9 +38,9 @@ func appendJSONFlow(b []byte, f *reassembly.Flow, d *jsonDate) []byte {
 	b = jsonKey(b, ","+in1, "reset_by")
 	b = jsonName(b, f.ResetBy.String())
 	b = jsonKey(b, ","+in1, "client_state")
-	b = jsonName(b, f.Client().State.String())
+	b = stateNames[f.Client().State].appendTo(b)
 	b = jsonKey(b, ","+in1, "server_state")
-	b = jsonName(b, f.Server().State.String())
+	b = stateNames[f.Server().State].appendTo(b)
 	b = jsonKey(b, ","+in1, "conn_state")
 	b = jsonString(b, f.ConnState)
 	b = jsonKey(b, ","+in1, "history")
@@ -75,9 +75,9 @@ func appendJSONFlow(b []byte, f *reassembly.Flow, d *jsonDate) []byte {
 		b = jsonKey(b, in3, "time")
 		b = jsonTime(b, tr.Time, d)
 		b = jsonKey(b, ","+in3, "side")
-		b = jsonName(b, tr.Side.String())
+		b = sideNames[tr.Side].appendTo(b)
 		b = jsonKey(b, ","+in3, "state")
-		b = jsonName(b, tr.State.String())
+		b = stateNames[tr.State].appendTo(b)
 		b = append(b, in2...)
 		return append(b, '}')
 	})
@@ -114,16 +114,16 @@ func jsonList(b []byte, n int, in, out string, elem func(b []byte, i int) []byte
 
 // endStatKeys are JSONEndStats' keys in order, each with what comes before
 // its value (the brace or comma, the line break and indent, the quoted key
-// and the colon), written once rather than piece by piece for every end of
+// and the colon), made once rather than piece by piece for every end of
 // every flow.
-var endStatKeys = func() (keys [9]string) {
+var endStatKeys = func() (keys [9]fixedText) {
 	for i, k := range [...]string{"packets", "bytes", "wire_bytes", "retransmits", "keepalives",
 		"zero_window_probes", "syns", "fins", "rsts"} {
 		sep := ","
 		if i == 0 {
 			sep = "{"
 		}
-		keys[i] = string(jsonKey([]byte(sep), in2, k))
+		keys[i] = newFixedText(jsonKey([]byte(sep), in2, k))
 	}
 	return keys
 }()
@@ -133,7 +133,7 @@ var endStatKeys = func() (keys [9]string) {
 func jsonEndStats(b []byte, e *reassembly.Endpoint) []byte {
 	for i, n := range [...]uint64{e.Packets, e.Bytes, e.WireBytes, e.Retransmits, e.KeepAlives,
 		e.ZeroWindowProbes, e.SYNs, e.FINs, e.RSTs} {
-		b = append(b, endStatKeys[i]...)
+		b = endStatKeys[i].appendTo(b)
 		b = strconv.AppendUint(b, n, 10)
 	}
 	b = append(b, in1...)
@@ -166,9 +166,13 @@ func jsonTime(b []byte, t time.Time, d *jsonDate) []byte {
 // capture's JSON; with the date alone remembered, writing the times was
 // still a third of the JSON writer's CPU time (issue 5).
 type jsonDate struct {
-	sec    int64 // Unix second of prefix; valid when day is set
-	day    int64 // Unix day of prefix plus one; 0 before the first time
-	prefix [len("2006-01-02T15:04:05")]byte
+	sec int64 // Unix second of date and clock; valid when day is set
+	day int64 // Unix day of date plus one; 0 before the first time
+	// date and clock are the second's text in two parts of at most 16
+	// bytes: the compiler copies those in place, where a longer or
+	// variable length is a call to memmove.
+	date  [len("2006-01-02T")]byte
+	clock [len("15:04:05")]byte
 }
 
 // lastFourDigitYear is 9999-12-31T23:59:59 UTC in Unix seconds.
@@ -193,7 +197,8 @@ func (d *jsonDate) appendRFC3339Nano(b []byte, t time.Time) []byte {
 	if sec != d.sec || d.day == 0 {
 		d.setSecond(t, sec)
 	}
-	b = append(b, d.prefix[:]...)
+	b = append(b, d.date[:]...)
+	b = append(b, d.clock[:]...)
 	ns := t.Nanosecond()
 	if ns == 0 {
 		return append(b, 'Z')
@@ -216,7 +221,9 @@ func (d *jsonDate) appendRFC3339Nano(b []byte, t time.Time) []byte {
 		n--
 	}
 	frac[n] = 'Z'
-	return append(b, frac[:n+1]...)
+	// All of frac, a fixed length, then cut after the Z: see date.
+	b = append(b, frac[:]...)
+	return b[:len(b)-len(frac)+n+1]
 }
 
 // setSecond makes t, at Unix second sec, the second d remembers.
@@ -224,11 +231,11 @@ func (d *jsonDate) setSecond(t time.Time, sec int64) {
 	day, sod := sec/86400, sec%86400
 	if day+1 != d.day {
 		d.day = day + 1
-		t.UTC().AppendFormat(d.prefix[:0], "2006-01-02T")
+		t.UTC().AppendFormat(d.date[:0], "2006-01-02T")
 	}
 	h, m, s := sod/3600, sod/60%60, sod%60
-	copy(d.prefix[len("2006-01-02T"):], []byte{byte('0' + h/10), byte('0' + h%10), ':',
-		byte('0' + m/10), byte('0' + m%10), ':', byte('0' + s/10), byte('0' + s%10)})
+	d.clock = [...]byte{byte('0' + h/10), byte('0' + h%10), ':',
+		byte('0' + m/10), byte('0' + m%10), ':', byte('0' + s/10), byte('0' + s%10)}
 	d.sec = sec
 }
 
@@ -241,6 +248,47 @@ func jsonName(b []byte, name string) []byte {
 	b = append(b, name...)
 	return append(b, '"')
 }
+
+// fixedText is a short text made once and appended often, padded to a
+// fixed length: appending it is two copies of 16 bytes that the compiler
+// does in place, where appending a string is a call to memmove. A flow's
+// JSON has some forty such texts: the keys of its counters, and a side
+// and a state in each of its timeline's ten or so entries.
+type fixedText struct {
+	text [32]byte
+	n    uint8
+}
+
+// newFixedText returns b as a fixedText. It panics if b does not fit.
+func newFixedText(b []byte) fixedText {
+	var t fixedText
+	if len(b) > len(t.text) {
+		panic("report: text too long for fixedText: " + string(b))
+	}
+	t.n = uint8(copy(t.text[:], b))
+	return t
+}
+
+// appendTo appends the text.
+func (t *fixedText) appendTo(b []byte) []byte {
+	b = append(b, t.text[:16]...)
+	b = append(b, t.text[16:]...)
+	return b[:len(b)-len(t.text)+int(t.n)]
+}
+
+// quotedNames returns the quoted names (as jsonName writes them) of all
+// 256 values of an enum whose String method is name.
+func quotedNames(name func(v uint8) string) (t [256]fixedText) {
+	for v := range t {
+		t[v] = newFixedText(jsonName(nil, name(uint8(v))))
+	}
+	return t
+}
+
+var (
+	stateNames = quotedNames(func(v uint8) string { return reassembly.State(v).String() })
+	sideNames  = quotedNames(func(v uint8) string { return reassembly.Side(v).String() })
+)
 
 // jsonAddr appends an endpoint as jsonString(b, ap.String()) would, without
 // building the string: the digits, dots, colons and brackets of an address

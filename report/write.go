@@ -72,6 +72,9 @@ func Formats() []string {
 	return names
 }
 
+// outBufSize is the size of the buffer in front of a report's output.
+const outBufSize = 64 << 10
+
 // Write renders d to w in the named format. Output is buffered; w is never
 // closed. Flows must be ordered by ID.
 func Write(w io.Writer, format string, d *Data) error {
@@ -79,7 +82,7 @@ func Write(w io.Writer, format string, d *Data) error {
 		if f.name != format {
 			continue
 		}
-		bw := bufio.NewWriterSize(w, 64<<10)
+		bw := bufio.NewWriterSize(w, outBufSize)
 		if err := f.new(bw).Write(d); err != nil {
 			return fmt.Errorf("%s report: %w", format, err)
 		}
@@ -116,7 +119,7 @@ func Streamable(format string) bool {
 func NewStream(w io.Writer, format string, start time.Time) (*Stream, error) {
 	for _, f := range formats {
 		if f.name == format && f.stream != nil {
-			bw := bufio.NewWriterSize(w, 64<<10)
+			bw := bufio.NewWriterSize(w, outBufSize)
 			s := &Stream{f.stream(bw), bw}
 			if err := s.s.Begin(start); err != nil {
 				return nil, fmt.Errorf("%s report: %w", format, err)
