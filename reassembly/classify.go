@@ -3,7 +3,6 @@ package reassembly
 import (
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/tcpaudit/tcpaudit/capture"
@@ -71,32 +70,79 @@ type flowWithRoom struct {
 	zeek     [1]ZeekRecord
 }
 
-// recycled holds flowWithRooms given back by Recycle. A finished flow's
-// memory is then reused while it is still in cache, where a new one is
-// memory the process has not touched for a while, or at all: allocating
-// it was most of what finishing a flow cost (issue 5).
-var recycled = sync.Pool{New: func() any { return new(flowWithRoom) }}
+// Finished flows' memory is reused: a flowWithRoom given back is still in
+// cache, where a new one is memory the process has not touched for a
+// while, or at all; allocating it was most of what finishing a flow cost
+// (issue 5). They travel back to the tables in batches, through
+// recycledRooms: a sync.Pool, given flows on the writing goroutine and
+// asked on the tables', had to steal from another P's cache nearly every
+// time, found it empty after each collection and allocated anew, which
+// was 3% of the CPU time of the bench capture on two cores.
+//
+// recycledRooms holds at most recycleBatches batches (about 2 MB); a
+// Recycler whose batch finds it full drops the batch to the collector.
+var recycledRooms = make(chan []*flowWithRoom, recycleBatches)
 
-func newFlowWithRoom() *flowWithRoom {
-	fr := recycled.Get().(*flowWithRoom)
-	*fr = flowWithRoom{}
-	fr.flow.room = fr
-	return fr
+const (
+	recycleBatch   = 256
+	recycleBatches = 8
+)
+
+// A Recycler gives back Flows that a Table emitted, for later flows to
+// reuse, once the caller is done with them. It is for one goroutine; its
+// zero value is ready to use.
+type Recycler struct {
+	rooms []*flowWithRoom
 }
 
-// Recycle gives back a Flow that a Table emitted, for a later flow to
-// reuse, once the caller is done with it: nothing may read f, its
-// Timeline or its Zeek records afterwards (its strings stay valid). A
-// caller that keeps flows simply does not call it. Recycling a Flow the
-// table did not build, a copy of one, or one already recycled does
-// nothing.
-func Recycle(f *Flow) {
+// Put gives f back: nothing may read f, its Timeline or its Zeek records
+// afterwards (its strings stay valid). A caller that keeps flows simply
+// does not call it. Putting a Flow the table did not build, a copy of one,
+// or one already given back does nothing.
+func (r *Recycler) Put(f *Flow) {
 	if f == nil || f.room == nil || &f.room.flow != f {
 		return
 	}
 	fr := f.room
 	f.room = nil
-	recycled.Put(fr)
+	if r.rooms == nil {
+		r.rooms = make([]*flowWithRoom, 0, recycleBatch)
+	}
+	if r.rooms = append(r.rooms, fr); len(r.rooms) == recycleBatch {
+		r.Flush()
+	}
+}
+
+// Flush hands the flows given back so far to the tables.
+func (r *Recycler) Flush() {
+	if len(r.rooms) == 0 {
+		return
+	}
+	select {
+	case recycledRooms <- r.rooms:
+	default: // enough are waiting: these go to the collector
+	}
+	r.rooms = nil
+}
+
+// newFlowWithRoom returns an empty flowWithRoom, recycled when a batch of
+// them is at hand.
+func (t *Table) newFlowWithRoom() *flowWithRoom {
+	if len(t.rooms) == 0 {
+		select {
+		case t.rooms = <-recycledRooms:
+		default:
+		}
+	}
+	var fr *flowWithRoom
+	if n := len(t.rooms); n > 0 {
+		fr, t.rooms = t.rooms[n-1], t.rooms[:n-1]
+		*fr = flowWithRoom{}
+	} else {
+		fr = new(flowWithRoom)
+	}
+	fr.flow.room = fr
+	return fr
 }
 
 // timelineRoom is the transitions of a connection from its handshake to a
@@ -106,11 +152,10 @@ func Recycle(f *Flow) {
 // (TestFlowWithRoomFitsItsSizeClass).
 const timelineRoom = 11
 
-// finalize classifies the flow as of instant at and returns the Flow,
-// with everything it reports. finishedBy says why the flow left the table
+// finalize classifies the flow as of instant at and returns the Flow, built
+// in fr, with everything it reports. finishedBy says why the flow left the table
 // early ("" when it did not), for Notes.
-func (c ref) finalize(at int64, cfg *Config, finishedBy string) *Flow {
-	fr := newFlowWithRoom()
+func (c ref) finalize(fr *flowWithRoom, at int64, cfg *Config, finishedBy string) *Flow {
 	f := &fr.flow
 	c.flow(f)
 	// The transitions so far go to the Flow first: those of ends whose

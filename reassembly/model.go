@@ -323,9 +323,9 @@ type Flow struct {
 	// decoded only for the few flows a report draws.
 	ladder        []byte
 	LadderOmitted uint64
-	// room is the flowWithRoom this Flow was built in, for Recycle; nil
+	// room is the flowWithRoom this Flow was built in, for Recycler.Put; nil
 	// for a Flow built elsewhere. A copy keeps its original's, which is
-	// how Recycle tells the copy apart.
+	// how Recycler.Put tells the copy apart.
 	room *flowWithRoom
 }
 

@@ -15,8 +15,11 @@ import (
 // one (notes, Zeek records, a longer timeline, a reset).
 func TestRecycledFlowsLeaveNothingBehind(t *testing.T) {
 	segs := synthesize(segsynth.Config{Conns: 3000, Concurrency: 30, GapNanos: 5_000_000, Seed: 11, Mix: everyEnding(), Clients: 200})
+	reused := 0
 	run := func(recycle bool) []reassembly.Flow {
 		var got []reassembly.Flow
+		var r reassembly.Recycler
+		seen := map[*reassembly.Flow]bool{}
 		cfg := reassembly.DefaultConfig()
 		cfg.NoLadders = true
 		tab := reassembly.NewTable(cfg, func(f *reassembly.Flow) {
@@ -25,9 +28,13 @@ func TestRecycledFlowsLeaveNothingBehind(t *testing.T) {
 			c.Timeline = append([]reassembly.Transition(nil), f.Timeline...)
 			c.Zeek = append([]reassembly.ZeekRecord(nil), f.Zeek...)
 			got = append(got, c)
+			if seen[f] {
+				reused++
+			}
+			seen[f] = true
 			if recycle {
-				reassembly.Recycle(f)
-				reassembly.Recycle(f) // a second time does nothing
+				r.Put(f)
+				r.Put(f) // a second time does nothing
 			}
 		})
 		for i := range segs {
@@ -37,6 +44,9 @@ func TestRecycledFlowsLeaveNothingBehind(t *testing.T) {
 		return got
 	}
 	kept, recycled := run(false), run(true)
+	if reused == 0 {
+		t.Fatal("no Flow was built in recycled memory")
+	}
 	if len(kept) != len(recycled) {
 		t.Fatalf("%d flows with recycling, %d without", len(recycled), len(kept))
 	}
@@ -45,10 +55,11 @@ func TestRecycledFlowsLeaveNothingBehind(t *testing.T) {
 			t.Fatalf("flow %d differs once flows are recycled:\n%+v\nwant\n%+v", kept[i].ID, recycled[i], kept[i])
 		}
 	}
-	reassembly.Recycle(&reassembly.Flow{}) // not built by a Table: ignored
-	reassembly.Recycle(nil)
+	var r reassembly.Recycler
+	r.Put(&reassembly.Flow{}) // not built by a Table: ignored
+	r.Put(nil)
 	copied := recycled[len(recycled)-1] // a copy of an emitted Flow: ignored
-	reassembly.Recycle(&copied)
+	r.Put(&copied)
 }
 
 // flowFields is f without its unexported fields, which say how f was

@@ -847,7 +847,7 @@ func (s *Sharded) Close(endNanos int64) {
 	// flows they still hold. Those can be most of a capture's flows (the
 	// ones open or in TIME_WAIT at its end), so the shards stream them in
 	// chunks as they build them (closeChunk), and release emits them
-	// meanwhile: the flows are handed out, and given back (Recycle) to be
+	// meanwhile: the flows are handed out, and given back (Recycler) to be
 	// built again, while the shards are still closing, rather than all
 	// built first and then handed out by the caller alone (bench capture,
 	// two cores: the ending took 0.25 s of 1.1 s, and 0.19 s streamed; it

@@ -44,6 +44,8 @@ type Table struct {
 	done   connList // finished flows lingering for stray packets (listDone)
 	nextID uint64
 	recent handle // the flow of the previous segment, while tracked
+	// rooms are recycled flowWithRooms for the next flows it finishes.
+	rooms []*flowWithRoom
 	// now is the latest packet time: later packets stamped earlier are
 	// backwards. wall is the latest time given to Advance. Timers run on
 	// the later of the two (clock).
@@ -105,7 +107,7 @@ func (e flowEvent) String() string {
 // TIME_WAIT period, it was idle for cfg.IdleTimeout, it was evicted by
 // cfg.MaxFlows, or a new SYN replaced it on the same 4-tuple), and by Close
 // for every remaining flow. Emitted flows are final and owned by the
-// receiver, which may give one back with Recycle once done with it.
+// receiver, which may give one back with a Recycler once done with it.
 func NewTable(cfg Config, emit func(*Flow)) *Table {
 	return &Table{cfg: cfg, emit: emit, active: connList{id: listActive}, done: connList{id: listDone}, census: newCensus(&cfg)}
 }
@@ -413,7 +415,7 @@ func (t *Table) finish(h handle, at int64, why string, ev flowEvent, key int64) 
 // conclude classifies c, in slot h, as of at and tells the census and
 // order of the Flow it returns.
 func (t *Table) conclude(c ref, h handle, at int64, why string, ev flowEvent, key int64) *Flow {
-	f := c.finalize(at, &t.cfg, why)
+	f := c.finalize(t.newFlowWithRoom(), at, &t.cfg, why)
 	t.stats.Emitted++
 	t.census.flowDone(f)
 	if t.order != nil {

@@ -45,6 +45,8 @@ type audit struct {
 	out    *output
 	outErr error
 	writer *flowWriter
+	// recycler gives back the flows nothing holds once emitted.
+	recycler reassembly.Recycler
 	// evidence collects the flows --evidence asks for; nil without it.
 	evidence *report.Evidence
 
@@ -151,7 +153,7 @@ func (a *audit) emitted(f *reassembly.Flow) {
 		a.outErr = a.streamFlow(f)
 	}
 	if recycle {
-		reassembly.Recycle(f)
+		a.recycler.Put(f)
 	}
 }
 

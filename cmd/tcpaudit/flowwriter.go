@@ -11,7 +11,7 @@ import (
 // goroutine, which the table's workers wait for; encoding the bench
 // capture's 200,000 flows as JSON there took about a quarter of that
 // goroutine's time on two cores. The writer takes them in batches, in
-// emission order, and gives each back (reassembly.Recycle) once written
+// emission order, and gives each back (reassembly.Recycler) once written
 // when nothing else holds it.
 type flowWriter struct {
 	a     *audit
@@ -76,6 +76,7 @@ func (w *flowWriter) close() error {
 
 func (w *flowWriter) run() {
 	var err error
+	var recycler reassembly.Recycler
 	for batch := range w.full {
 		for i, x := range batch {
 			// The stream is begun before the first flow is sent, unless
@@ -84,7 +85,7 @@ func (w *flowWriter) run() {
 				err = s.Flow(x.f)
 			}
 			if x.recycle {
-				reassembly.Recycle(x.f)
+				recycler.Put(x.f)
 			}
 			batch[i] = writtenFlow{}
 		}
