@@ -7,7 +7,7 @@ GO      ?= go
 BIN     := bin/tcpaudit
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build deps test-deps demo test vet bench bench-live clean fuzz fuzz-smoke
+.PHONY: all build deps test-deps demo test vet bench bench-live pgo clean fuzz fuzz-smoke
 
 all: build
 
@@ -77,6 +77,12 @@ BENCHFLAGS ?= -runs 3
 bench: build
 	$(GO) run ./cmd/tcpbench $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem ./capture ./reassembly ./report
+
+# Profile-guided optimization: `go build` compiles tcpaudit with the CPU
+# profile in cmd/tcpaudit/default.pgo. This regenerates it from runs on the
+# bench capture (text and JSON reports); commit the result.
+pgo: build
+	$(GO) run ./cmd/tcpbench -pgo cmd/tcpaudit/default.pgo
 
 # Live keep-up: tcpdump -w /dev/null and tcpaudit capture the same loopback
 # connection flood, one pair per rate, stepping the rate up; each says what
