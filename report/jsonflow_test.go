@@ -56,6 +56,13 @@ func TestAppendJSONFlowMatchesEncodingJSON(t *testing.T) {
 
 // Every flow of every capture in testdata/ encodes the same both ways.
 func TestAppendJSONFlowMatchesOnTestdata(t *testing.T) {
+	eachTestdataFlow(t, func(path string, f *reassembly.Flow) { sameAsEncodingJSON(t, path, f) })
+}
+
+// eachTestdataFlow calls fn with every flow of every readable capture in
+// testdata/, as a Table emits them.
+func eachTestdataFlow(t *testing.T, fn func(path string, f *reassembly.Flow)) {
+	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "*.pcap*"))
 	if len(paths) == 0 {
 		t.Fatal("no captures in ../testdata")
@@ -67,7 +74,7 @@ func TestAppendJSONFlowMatchesOnTestdata(t *testing.T) {
 			continue // damaged on purpose; the hostile tests cover them
 		}
 		table := reassembly.NewTable(reassembly.DefaultConfig(), func(f *reassembly.Flow) {
-			sameAsEncodingJSON(t, p, f)
+			fn(p, f)
 			n++
 		})
 		// Up to the end or the damage: the table sees what the reader
