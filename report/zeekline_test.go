@@ -60,7 +60,7 @@ func zeekLinesByFmt(f *reassembly.Flow) string {
 func sameAsFmt(t *testing.T, where string, f *reassembly.Flow) {
 	t.Helper()
 	var b strings.Builder
-	z := &zeekWriter{w: &b}
+	z := &zeekWriter{rows{w: &b}}
 	if err := z.Flow(f); err != nil {
 		t.Fatal(err)
 	}
