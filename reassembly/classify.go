@@ -156,9 +156,9 @@ func (t *Table) newFlowWithRoom() *flowWithRoom {
 // (TestFlowWithRoomFitsItsSizeClass).
 const timelineRoom = 11
 
-// finalize classifies the flow as of instant at and returns the Flow, built
-// in fr, with everything it reports. finishedBy says why the flow left the table
-// early ("" when it did not), for Notes.
+// finalize classifies the flow as of instant at and returns the Flow,
+// built in fr, with everything it reports. finishedBy says why the flow
+// left the table early ("" when it did not), for Notes.
 func (c ref) finalize(fr *flowWithRoom, at int64, cfg *Config, finishedBy string) *Flow {
 	f := &fr.flow
 	c.flow(f)
