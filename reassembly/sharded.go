@@ -1032,25 +1032,23 @@ func (a *queuedFlow) before(b *queuedFlow) bool {
 // goroutine's time at Close, which queues 100,000 flows at once, and 3%
 // of an audit's time on two cores before (issue 5).
 type flowQueue struct {
-	// runs[i][heads[i]:] are shard i's flows in order.
-	runs  [][]queuedFlow
-	heads []int
-	heap  flowHeap
+	runs []ring[queuedFlow] // by shard
+	heap flowHeap
 }
 
 func newFlowQueue(shards int) flowQueue {
-	return flowQueue{runs: make([][]queuedFlow, shards), heads: make([]int, shards)}
+	return flowQueue{runs: make([]ring[queuedFlow], shards)}
 }
 
 // push queues q: after its shard's run when it comes later than the run's
 // last, else in the heap.
 func (fq *flowQueue) push(q queuedFlow) {
-	r := fq.runs[q.shard]
-	if len(r) > fq.heads[q.shard] && q.before(&r[len(r)-1]) {
+	r := &fq.runs[q.shard]
+	if n := r.len(); n > 0 && q.before(r.at(n-1)) {
 		fq.heap.push(q)
 		return
 	}
-	fq.runs[q.shard] = append(r, q)
+	r.push(q)
 }
 
 // next returns where the next queued flow is, for at and take: -1 for
@@ -1061,9 +1059,9 @@ func (fq *flowQueue) next() int {
 	if len(fq.heap) > 0 {
 		best, first = len(fq.runs), &fq.heap[0]
 	}
-	for i, r := range fq.runs {
-		if h := fq.heads[i]; h < len(r) && (first == nil || r[h].before(first)) {
-			best, first = i, &r[h]
+	for i := range fq.runs {
+		if r := &fq.runs[i]; r.len() > 0 && (first == nil || r.front().before(first)) {
+			best, first = i, r.front()
 		}
 	}
 	return best
@@ -1074,7 +1072,7 @@ func (fq *flowQueue) at(where int) *queuedFlow {
 	if where == len(fq.runs) {
 		return &fq.heap[0]
 	}
-	return &fq.runs[where][fq.heads[where]]
+	return fq.runs[where].front()
 }
 
 // take removes and returns the flow at where (next).
@@ -1082,28 +1080,16 @@ func (fq *flowQueue) take(where int) queuedFlow {
 	if where == len(fq.runs) {
 		return fq.heap.pop()
 	}
-	r, h := fq.runs[where], fq.heads[where]
-	q := r[h]
-	r[h] = queuedFlow{}
-	switch h++; {
-	case h == len(r):
-		fq.runs[where], h = r[:0], 0
-	case h > 1024 && 2*h >= len(r):
-		n := copy(r, r[h:])
-		clear(r[n:])
-		fq.runs[where], h = r[:n], 0
-	}
-	fq.heads[where] = h
-	return q
+	return fq.runs[where].pop()
 }
 
 // endAllAt makes every queued flow end at event seq, in first packet
 // order, as the flows a Table still holds at Close do.
 func (fq *flowQueue) endAllAt(seq uint64) {
-	for i, r := range fq.runs {
-		fq.heap = append(fq.heap, r[fq.heads[i]:]...)
-		clear(r)
-		fq.runs[i], fq.heads[i] = r[:0], 0
+	for i := range fq.runs {
+		for r := &fq.runs[i]; r.len() > 0; {
+			fq.heap = append(fq.heap, r.pop())
+		}
 	}
 	for i := range fq.heap {
 		q := &fq.heap[i]
